@@ -1,0 +1,2 @@
+// The package is being built; see its README for what it is for.
+export {};
