@@ -1,2 +1,31 @@
-// The package is being built; see its README for what it is for.
-export {};
+export {
+  type CallOptions,
+  type DownloadedArtifact,
+  type LogBatchParams,
+  type MetricHistoryParams,
+  MlflowClient,
+  type MlflowClientOptions,
+  metricHistoryPageSize,
+  proxiedArtifactPath,
+  type RunStatus,
+  type SampledHistoryParams,
+  type SearchExperimentsParams,
+  type SearchLoggedModelsParams,
+  type SearchRegistryParams,
+  type SearchRunsParams,
+  type ViewType,
+} from './client.ts';
+export { kindOf, MlflowError, type MlflowErrorKind } from './errors.ts';
+export type {
+  DatasetInput,
+  Experiment,
+  FileInfo,
+  KeyValue,
+  LoggedModel,
+  Metric,
+  ModelVersion,
+  Paged,
+  RegisteredModel,
+  Run,
+  RunInfo,
+} from './schemas.ts';
