@@ -126,6 +126,11 @@ export class GitRepos {
     return join(this.cacheDir, 'repos', repo.name, '.git');
   }
 
+  /** Whether the repo's token variable is set (the value itself never leaves this module). */
+  tokenSet(repo: RepoConfig): boolean {
+    return Boolean(repo.token_env && this.env[repo.token_env]);
+  }
+
   isRemote(repo: RepoConfig): boolean {
     return repo.url !== undefined;
   }

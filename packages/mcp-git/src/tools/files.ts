@@ -16,13 +16,10 @@ const refField = z
 const grepMaxFileBytes = 1024 * 1024;
 const maxLineChars = 300;
 
-function cursorState<T extends Record<string, unknown>>(
-  cursor: string,
-  repo: string,
-  commitKey = 'commit',
-): T {
+/** A cursor is only valid for the query it came from (`query` holds that query's fields). */
+function cursorState<T extends Record<string, unknown>>(cursor: string, repo: string, query: unknown): T {
   const state = decodeCursor<T>(cursor);
-  if (state.repo !== repo || typeof state[commitKey] !== 'string') {
+  if (state.repo !== repo || typeof state.commit !== 'string' || state.q !== JSON.stringify(query)) {
     throw new ToolError(
       'invalid_input',
       'This cursor belongs to a different request; repeat the call without a cursor.',
@@ -168,10 +165,15 @@ export const fileTools: AnyTool<GitDeps>[] = [
     async handler(input, { repos }) {
       const repo = repos.repo(input.repo);
       const dir = repoDir(input.dir);
+      const query = [dir, input.glob ?? null];
       let commit: string;
       let offset = 0;
       if (input.cursor) {
-        const state = cursorState<{ repo: string; commit: string; offset: number }>(input.cursor, repo.name);
+        const state = cursorState<{ repo: string; commit: string; offset: number }>(
+          input.cursor,
+          repo.name,
+          query,
+        );
         commit = state.commit;
         offset = Number(state.offset) || 0;
       } else {
@@ -186,7 +188,9 @@ export const fileTools: AnyTool<GitDeps>[] = [
       const page = files.slice(offset, offset + input.limit).map((f) => ({ path: f.path, kind: f.kind }));
       const next = offset + page.length;
       const nextCursor =
-        next < files.length ? encodeCursor({ repo: repo.name, commit, offset: next }) : undefined;
+        next < files.length
+          ? encodeCursor({ repo: repo.name, commit, offset: next, q: JSON.stringify(query) })
+          : undefined;
       const text =
         page.length === 0
           ? 'no files match'
@@ -255,6 +259,7 @@ export const fileTools: AnyTool<GitDeps>[] = [
           `pattern is not a valid regular expression (${(error as Error).message}); set fixedString: true to search literally.`,
         );
       }
+      const query = [input.pattern, input.glob ?? null, input.ignoreCase, input.fixedString];
       let commit: string;
       let fileIndex = 0;
       let skip = 0;
@@ -262,6 +267,7 @@ export const fileTools: AnyTool<GitDeps>[] = [
         const state = cursorState<{ repo: string; commit: string; file: number; skip: number }>(
           input.cursor,
           repo.name,
+          query,
         );
         commit = state.commit;
         fileIndex = Number(state.file) || 0;
@@ -292,7 +298,13 @@ export const fileTools: AnyTool<GitDeps>[] = [
           seenInFile++;
           if (i === fileIndex && seenInFile <= skip) continue;
           if (hits.length === input.maxHits) {
-            nextCursor = encodeCursor({ repo: repo.name, commit, file: i, skip: seenInFile - 1 });
+            nextCursor = encodeCursor({
+              repo: repo.name,
+              commit,
+              file: i,
+              skip: seenInFile - 1,
+              q: JSON.stringify(query),
+            });
             break outer;
           }
           hits.push({

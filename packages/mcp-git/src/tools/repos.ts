@@ -50,7 +50,7 @@ export const repoTools: AnyTool<GitDeps>[] = [
         defaultBranch: repo.default_branch,
         pushBranches: repo.push_branches,
         cached: repo.url ? existsSync(join(repos.gitdir(repo), '.nightshift-cloned')) : true,
-        pushTokenSet: Boolean(repo.token_env && process.env[repo.token_env]),
+        pushTokenSet: repos.tokenSet(repo),
       }));
       if (list.length === 0) {
         const howToConfigure = `No repositories are configured${repos.reposFile ? ` (${repos.reposFile} lists none)` : ''}. Set NIGHTSHIFT_GIT_REPOS_FILE to a YAML file like this and restart the server:\n${reposFileExample}`;
