@@ -9,6 +9,8 @@ export interface CreateHostOptions {
   log?: (line: string) => void;
   /** Clock, for proposal expiry in tests. */
   now?: () => Date;
+  /** Restart backoff and start timeout for the MCP servers (tests shorten them). */
+  poolOptions?: import('../mcp/pool.ts').PoolOptions;
 }
 
 /**

@@ -24,7 +24,8 @@ export interface PeopleDirectory {
   all(): readonly Person[];
 }
 
-export type ProposalStatus = 'pending' | 'executing' | 'done' | 'failed' | 'rejected' | 'expired';
+/** `skipped`: an earlier proposal of the same change set failed, so this one never ran. */
+export type ProposalStatus = 'pending' | 'executing' | 'done' | 'failed' | 'skipped' | 'rejected' | 'expired';
 
 /** A confirm-class tool call the host held instead of running. */
 export interface ProposalView {
