@@ -1,2 +1,3 @@
-// The package is being built; see its README for what it is for.
-export {};
+export { type MlflowConfig, mlflowEnv, mlflowSecrets } from './config.ts';
+export { createMlflowDeps, type ErrorHints, type MlflowDeps, notConfiguredMessage, toToolError } from './mlflow.ts';
+export { createServer, program, tools } from './server.ts';
