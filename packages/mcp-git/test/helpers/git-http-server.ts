@@ -33,12 +33,13 @@ const identity = [
   'commit.gpgsign=false',
 ];
 
-export function git(args: string[], cwd?: string): string {
+/** Runs the git CLI (for setting up and reading back), optionally feeding `input` on stdin. */
+export function git(args: string[], cwd?: string, input?: string): string {
   return execFileSync('git', [...identity, ...args], {
     cwd,
     encoding: 'utf8',
     env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(input === undefined ? { stdio: ['ignore', 'pipe', 'pipe'] } : { input }),
   });
 }
 
