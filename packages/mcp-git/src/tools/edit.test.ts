@@ -239,8 +239,8 @@ describe('propose and commit against a real smart-HTTP server', () => {
       expect(result.isError, path).toBe(true);
       expect(result.text).toMatch(/is refused/);
     }
-    const escape = await propose({ path: 'links/escape', replace: { old: 'root', new: 'x' } });
-    expect(escape.text).toMatch(/symlink that points outside the repository/);
+    const escaping = await propose({ path: 'links/escape', replace: { old: 'root', new: 'x' } });
+    expect(escaping.text).toMatch(/symlink that points outside the repository/);
     const inside = await propose({
       path: 'links/weld.yaml',
       set: [{ key: 'train.seed', value: 1, create: true }],
