@@ -156,7 +156,10 @@ export interface LogQuery {
 
 export interface JobLogs {
   lines: string[];
-  /** 1-based line number of `lines[0]` in the whole log, when known. */
+  /**
+   * 1-based line number of `lines[0]` in the whole log. When the backend cannot know it (a pod log
+   * longer than the tail), lines are numbered from the tail's start and `totalLines` is absent.
+   */
   firstLineNumber: number;
   /** Lines in the whole log, when known. */
   totalLines?: number;
@@ -210,6 +213,7 @@ export const queueStatusSchema = z.object({
   queued: z.number().int().describe('Queued jobs'),
   gpus: z.array(gpuUseSchema).describe('Per-GPU use, when the backend knows it'),
   queue: z.string().optional().describe('Admission queue (e.g. Kueue LocalQueue), when configured'),
+  note: z.string().optional().describe('What could not be determined, and why'),
 });
 export type QueueStatus = z.infer<typeof queueStatusSchema>;
 

@@ -1,0 +1,126 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Job, jobSchema } from './types.ts';
+
+/** What the local backend keeps per job beyond the job model: how to find its process again. */
+export interface LocalRecord {
+  job: Job;
+  /** Process group leader (the wrapper shell). */
+  pid?: number;
+  /** Kernel start time of `pid` (clock ticks since boot), so a reused pid is never mistaken for it. */
+  pidStartTime?: number;
+  /** GPU indices held while running. */
+  gpuIndices?: number[];
+  logPath: string;
+  exitFile: string;
+  /** Why a stop was asked for, so the exit is reported as stopped rather than failed. */
+  stopRequested?: 'cancelled' | 'timeout';
+}
+
+/**
+ * Job records in an append-only JSON-lines journal: each change appends the whole record, the
+ * last line for an id wins. Appends are small and crash-safe (a torn last line is skipped), and a
+ * restart reads everything back. The journal is compacted on open when it has grown well past
+ * the number of jobs.
+ */
+export class LocalStore {
+  readonly dir: string;
+  readonly logDir: string;
+  private readonly journal: string;
+  private readonly records = new Map<string, LocalRecord>();
+  /** Ids in creation order (oldest first): lists walk it backwards. */
+  private readonly order: string[] = [];
+  private sequence = 0;
+
+  constructor(stateDir: string) {
+    this.dir = join(stateDir, 'local');
+    this.logDir = join(this.dir, 'logs');
+    this.journal = join(this.dir, 'jobs.jsonl');
+    mkdirSync(this.logDir, { recursive: true });
+    this.load();
+  }
+
+  private load(): void {
+    if (!existsSync(this.journal)) return;
+    let lines = 0;
+    for (const line of readFileSync(this.journal, 'utf8').split('\n')) {
+      if (!line) continue;
+      lines++;
+      let record: LocalRecord;
+      try {
+        record = JSON.parse(line) as LocalRecord;
+        record.job = jobSchema.parse(record.job);
+      } catch {
+        continue;
+      }
+      if (!this.records.has(record.job.id)) this.order.push(record.job.id);
+      this.records.set(record.job.id, record);
+      const seq = Number(record.job.id.replace(/^local-/, ''));
+      if (Number.isFinite(seq)) this.sequence = Math.max(this.sequence, seq);
+    }
+    this.order.sort((a, b) => {
+      const ja = this.records.get(a)?.job;
+      const jb = this.records.get(b)?.job;
+      if (!ja || !jb) return 0;
+      return ja.createdAt < jb.createdAt ? -1 : ja.createdAt > jb.createdAt ? 1 : a < b ? -1 : a > b ? 1 : 0;
+    });
+    if (lines > 2 * this.records.size + 1000) this.compact();
+  }
+
+  private compact(): void {
+    const tmp = `${this.journal}.tmp`;
+    writeFileSync(tmp, this.order.map((id) => `${JSON.stringify(this.records.get(id))}\n`).join(''));
+    renameSync(tmp, this.journal);
+  }
+
+  /** A new id, increasing, zero-padded so ids sort like their creation order. */
+  nextId(): string {
+    this.sequence++;
+    return `local-${String(this.sequence).padStart(6, '0')}`;
+  }
+
+  get(id: string): LocalRecord | undefined {
+    return this.records.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.records.has(id);
+  }
+
+  /** Records newest first. */
+  *newestFirst(): Generator<LocalRecord> {
+    for (let i = this.order.length - 1; i >= 0; i--) {
+      const record = this.records.get(this.order[i] as string);
+      if (record) yield record;
+    }
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  save(record: LocalRecord): void {
+    if (!this.records.has(record.job.id)) this.order.push(record.job.id);
+    this.records.set(record.job.id, record);
+    appendFileSync(this.journal, `${JSON.stringify(record)}\n`);
+  }
+
+  /** Saves many records with one write (used to seed large states, e.g. benchmarks). */
+  saveMany(records: readonly LocalRecord[]): void {
+    for (const record of records) {
+      if (!this.records.has(record.job.id)) this.order.push(record.job.id);
+      this.records.set(record.job.id, record);
+      const seq = Number(record.job.id.replace(/^local-/, ''));
+      if (Number.isFinite(seq)) this.sequence = Math.max(this.sequence, seq);
+    }
+    appendFileSync(this.journal, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  }
+
+  logPathFor(id: string): string {
+    return join(this.logDir, `${id}.log`);
+  }
+
+  exitFileFor(id: string): string {
+    return join(this.logDir, `${id}.exit`);
+  }
+}
