@@ -213,16 +213,20 @@ export function parseConfig(
   config.brief = abs(config.brief);
   if (config.model?.script) config.model.script = abs(config.model.script);
 
-  // Secrets: every value that came from the environment into a server's env/headers or the
-  // model block, plus every literal env/header value long enough to be a credential.
+  // Secrets: values from the environment that land in a credential-looking server env var, in
+  // any header, or in the model block; plus literal values of credential-looking keys.
+  const secretName = /token|key|secret|passw|auth|credential|cookie/i;
   const secrets = new Set<string>();
   for (const entry of substituted) {
     const [path, value] = entry.split('\u0000') as [string, string];
-    if (/^mcpServers\.[^.]+\.(env|headers)\./.test(path) || path.startsWith('model.')) {
-      if (value.length >= 6) secrets.add(value);
-    }
+    const key = path.split('.').pop() ?? '';
+    const isSecret =
+      /^mcpServers\.[^.]+\.headers\./.test(path) ||
+      (/^mcpServers\.[^.]+\.env\./.test(path) &&
+        (secretName.test(key) || /\/\/[^/@\s]+:[^/@\s]+@/.test(value))) ||
+      (path.startsWith('model.') && secretName.test(key));
+    if (isSecret && value.length >= 6) secrets.add(value);
   }
-  const secretName = /token|key|secret|passw|auth|credential|cookie/i;
   for (const server of Object.values(config.mcpServers)) {
     const entries = Object.entries('command' in server ? server.env : server.headers);
     for (const [name, value] of entries) {
