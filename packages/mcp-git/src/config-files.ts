@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ToolError } from '@nightshift/mcp-kit';
+import { loadYaml, type YamlModule } from './lazy.ts';
 
 /**
  * Reading and editing values in training-config files by key path (`train.image_size`,
@@ -63,7 +64,7 @@ export async function parseConfig(text: string, format: ConfigFormat, path: stri
       const { parse } = await import('smol-toml');
       return parse(text);
     }
-    const { parseDocument } = await import('yaml');
+    const { parseDocument } = await loadYaml();
     const doc = parseDocument(text);
     if (doc.errors.length > 0) throw doc.errors[0];
     return doc.toJS() as unknown;
@@ -139,7 +140,7 @@ export async function applySets(
       `structured edits support YAML and JSON; for ${path} (TOML) give an exact text replacement instead.`,
     );
   }
-  const yaml = await import('yaml');
+  const yaml = await loadYaml();
   let current = text;
   for (const op of sets) {
     const keyPath = parseKeyPath(op.key);
@@ -170,8 +171,6 @@ export async function applySets(
   }
   return current;
 }
-
-type YamlModule = typeof import('yaml');
 
 /** Replaces the value's source text in place; undefined when it cannot be done cleanly. */
 function spliceValue(

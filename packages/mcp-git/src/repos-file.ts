@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '@nightshift/mcp-kit';
 import { z } from 'zod';
+import { loadYaml } from './lazy.ts';
 
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -74,7 +75,7 @@ export async function loadReposFile(file: string): Promise<RepoConfig[]> {
     throw new ConfigError([`cannot read NIGHTSHIFT_GIT_REPOS_FILE ${file}: ${(error as Error).message}`]);
   }
   // Loaded only when a repos file is configured: the YAML parser is not needed to start.
-  const { parse } = await import('yaml');
+  const { parse } = await loadYaml();
   let raw: unknown;
   try {
     raw = parse(text);
