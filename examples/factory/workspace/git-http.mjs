@@ -14,7 +14,8 @@ export async function startGitHttpServer({ root, token, host = '127.0.0.1', port
   const expected = Buffer.from(token);
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://placeholder');
-    const pushing = url.searchParams.get('service') === 'git-receive-pack' || url.pathname.endsWith('/git-receive-pack');
+    const pushing =
+      url.searchParams.get('service') === 'git-receive-pack' || url.pathname.endsWith('/git-receive-pack');
     const auth = req.headers.authorization ?? '';
     const password = auth.startsWith('Basic ')
       ? Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':').slice(1).join(':')

@@ -6,7 +6,16 @@
 // Nothing here decides anything at run time; it only lays out files.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -49,7 +58,15 @@ export function preparePython(dataDir) {
   if (!existsSync(python)) execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
   const pip = spawnSync(
     python,
-    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `numpy==${NUMPY_VERSION}`, `mlflow==${MLFLOW_VERSION}`],
+    [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      `numpy==${NUMPY_VERSION}`,
+      `mlflow==${MLFLOW_VERSION}`,
+    ],
     { stdio: 'inherit' },
   );
   if (pip.status !== 0) {
@@ -125,11 +142,7 @@ export function writeSettings({ dataDir, python, datasetsRoot, gitUrl, mlflowUri
       name,
       {
         description: `Train ${name} from ${path} at the head of main in the config repo`,
-        command: [
-          'bash',
-          join(trainer, 'run-job.sh'),
-          path,
-        ],
+        command: ['bash', join(trainer, 'run-job.sh'), path],
         env: {
           NIGHTSHIFT_CONFIG_REMOTE: `${gitUrl}/configs.git`,
           NIGHTSHIFT_DATASETS_ROOT: datasetsRoot,
