@@ -153,6 +153,13 @@ export class Outbox {
     void this.pump();
   }
 
+  /** After a restart: held updates of the last run get their digest after one window. */
+  resumeHeld(): void {
+    for (const n of this.options.store.notificationsWithStatus('held', 10_000)) {
+      this.scheduleDigest(n.channel, n.conversation);
+    }
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
