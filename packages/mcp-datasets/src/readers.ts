@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { type ImageFormat, readImageHeader } from './image-header.ts';
+
+/**
+ * What the scanner keeps per file, small enough to cache on disk for 100k files. Each kind
+ * is produced from the file's bytes by one reader below; the scanner re-runs a reader only
+ * when the file's size or mtime changed.
+ */
+export interface ImageRecord {
+  kind: 'image';
+  format?: ImageFormat;
+  width?: number;
+  height?: number;
+  problem?: string;
+  /** Content hash (SHA-1, base64url): exact duplicates and split leakage. */
+  hash: string;
+}
+
+export interface YoloLabelRecord {
+  kind: 'yolo';
+  /** Flat rows of five numbers: class, centre x, centre y, width, height (normalized). */
+  rows: number[];
+  /** Lines that are neither a box nor a polygon, with the first one's number. */
+  malformed: number;
+  firstMalformedLine?: number;
+  /** Set when the file was larger than the read cap: its size in bytes. */
+  truncatedFrom?: number;
+  hash: string;
+}
+
+export interface CocoRecord {
+  kind: 'coco';
+  /** [id, file_name, width, height] */
+  images: Array<[number, string, number, number]>;
+  /** [id, name] */
+  categories: Array<[number, string]>;
+  /** [image_id, category_id, x, y, width, height] in pixels */
+  annotations: Array<[number, number, number, number, number, number]>;
+  problem?: string;
+}
+
+export type FileRecord = ImageRecord | YoloLabelRecord | CocoRecord;
+export type RecordKind = FileRecord['kind'];
+
+/** Label text files above this are read only this far and reported: a label file is small. */
+export const maxLabelFileBytes = 1024 * 1024;
+/** COCO annotation files above this are not parsed (JSON must be held whole) and reported. */
+export const maxCocoFileBytes = 512 * 1024 * 1024;
+
+export function hashBytes(bytes: Uint8Array): string {
+  return createHash('sha1').update(bytes).digest('base64url');
+}
+
+/** Image record from the head and tail of the file plus its full-content hash. */
+export function imageRecord(head: Buffer, tail: Buffer, size: number, hash: string): ImageRecord {
+  const header = readImageHeader(head, tail, size);
+  const record: ImageRecord = { kind: 'image', hash };
+  if (header.format) record.format = header.format;
+  if (header.width !== undefined) record.width = header.width;
+  if (header.height !== undefined) record.height = header.height;
+  if (header.problem) record.problem = header.problem;
+  return record;
+}
+
+/**
+ * Parses a YOLO label file: `class cx cy w h` per line, or a segmentation polygon
+ * `class x1 y1 x2 y2 …` (reduced to its bounding box). `size` is the file's full size, which
+ * exceeds `bytes.length` when the read was capped.
+ */
+export function yoloLabelRecord(bytes: Buffer, size: number): YoloLabelRecord {
+  let text = bytes.toString('utf8');
+  const record: YoloLabelRecord = { kind: 'yolo', rows: [], malformed: 0, hash: hashBytes(bytes) };
+  if (size > bytes.length) {
+    record.truncatedFrom = size;
+    // The last line of a capped read is cut mid-way; drop it rather than call it malformed.
+    text = text.slice(0, Math.max(0, text.lastIndexOf('\n')));
+  }
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] as string).trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const parts = line.split(/\s+/).map(Number);
+    const ok = parts.every(Number.isFinite);
+    if (ok && parts.length === 5) {
+      record.rows.push(...parts);
+    } else if (ok && parts.length >= 7 && parts.length % 2 === 1) {
+      let x0 = Number.POSITIVE_INFINITY;
+      let y0 = Number.POSITIVE_INFINITY;
+      let x1 = Number.NEGATIVE_INFINITY;
+      let y1 = Number.NEGATIVE_INFINITY;
+      for (let k = 1; k < parts.length; k += 2) {
+        const x = parts[k] as number;
+        const y = parts[k + 1] as number;
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
+      }
+      record.rows.push(parts[0] as number, (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0);
+    } else {
+      record.malformed++;
+      record.firstMalformedLine ??= i + 1;
+    }
+  }
+  return record;
+}
+
+interface CocoJson {
+  images?: Array<{ id?: unknown; file_name?: unknown; width?: unknown; height?: unknown }>;
+  categories?: Array<{ id?: unknown; name?: unknown }>;
+  annotations?: Array<{ image_id?: unknown; category_id?: unknown; bbox?: unknown }>;
+}
+
+/** The parts of a COCO annotation file the analyses use, in a compact cacheable shape. */
+export function cocoRecord(bytes: Buffer | undefined, size: number): CocoRecord {
+  const record: CocoRecord = { kind: 'coco', images: [], categories: [], annotations: [] };
+  if (!bytes) {
+    record.problem = `annotation file is ${size} bytes, above the ${maxCocoFileBytes}-byte limit; not parsed`;
+    return record;
+  }
+  let json: CocoJson;
+  try {
+    json = JSON.parse(bytes.toString('utf8')) as CocoJson;
+  } catch (error) {
+    record.problem = `not valid JSON: ${(error as Error).message.slice(0, 200)}`;
+    return record;
+  }
+  if (!json || typeof json !== 'object' || !Array.isArray(json.images)) {
+    record.problem = 'not a COCO annotation file (no "images" array)';
+    return record;
+  }
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : Number.NaN);
+  for (const image of json.images) {
+    if (typeof image?.file_name !== 'string') continue;
+    record.images.push([num(image.id), image.file_name, num(image.width), num(image.height)]);
+  }
+  for (const category of json.categories ?? []) {
+    record.categories.push([num(category?.id), String(category?.name ?? category?.id)]);
+  }
+  for (const annotation of json.annotations ?? []) {
+    const bbox = Array.isArray(annotation?.bbox) ? annotation.bbox : [];
+    record.annotations.push([
+      num(annotation?.image_id),
+      num(annotation?.category_id),
+      num(bbox[0]),
+      num(bbox[1]),
+      num(bbox[2]),
+      num(bbox[3]),
+    ]);
+  }
+  return record;
+}
