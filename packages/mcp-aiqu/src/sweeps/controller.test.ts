@@ -1,0 +1,232 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ToolError } from '@nightshift/mcp-kit';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { JobSpec } from '../backends/types.ts';
+import { ScriptedBackend, ScriptedMetrics } from './__fixtures__/scripted-backend.ts';
+import { bestTrial, SweepController, sweepUsage, type TrialJobRequest } from './controller.ts';
+import type { SweepSpecInput, SweepState } from './spec.ts';
+import { SweepStore } from './store.ts';
+
+let clock: Date;
+const now = () => clock;
+const advance = (minutes: number) => {
+  clock = new Date(clock.getTime() + minutes * 60_000);
+};
+
+function buildTrialSpec(request: TrialJobRequest): JobSpec {
+  if (request.template !== 'train')
+    throw new ToolError('not_found', `template ${request.template} not found; known: train.`);
+  return {
+    name: request.name,
+    template: request.template,
+    command: ['python', 'train.py', '--lr', '{{lr}}'],
+    env: request.env,
+    params: request.params,
+    resources: { gpus: request.gpus ?? 1, cpus: 1 },
+    priority: 0,
+    labels: request.labels,
+  };
+}
+
+function setup(dir = mkdtempSync(join(tmpdir(), 'sweeps-'))) {
+  const backend = new ScriptedBackend(now);
+  const metrics = new ScriptedMetrics();
+  const controller = new SweepController({
+    store: new SweepStore(dir),
+    backend: () => backend,
+    buildTrialSpec,
+    metrics,
+    now,
+  });
+  return { dir, backend, metrics, controller };
+}
+
+const baseSpec: SweepSpecInput = {
+  name: 'weld lr sweep',
+  template: 'train',
+  space: { lr: { type: 'loguniform', low: 1e-4, high: 1e-1 }, layers: { type: 'int', low: 1, high: 4 } },
+  sampler: { type: 'random' },
+  objective: { metric: 'val_loss', direction: 'minimize' },
+  budget: { maxTrials: 5, maxParallel: 2 },
+  seed: 11,
+};
+
+beforeEach(() => {
+  clock = new Date('2026-11-23T00:00:00Z');
+});
+
+describe('sweep controller', () => {
+  it('runs trials as labelled jobs, at most maxParallel at once, until maxTrials, and keeps the best', async () => {
+    const { backend, metrics, controller } = setup();
+    let state = await controller.start(baseSpec);
+    expect(state.trials).toHaveLength(2);
+    expect(backend.running()).toHaveLength(2);
+    const first = backend.running()[0];
+    expect(first?.labels).toEqual({
+      'nightshift.dev/sweep': state.id,
+      'nightshift.dev/trial': `${state.id}-t0`,
+    });
+    expect(first?.env).toMatchObject({
+      NIGHTSHIFT_SWEEP_ID: state.id,
+      NIGHTSHIFT_TRIAL_ID: `${state.id}-t0`,
+    });
+    expect(Number(first?.params.lr)).toBe(state.trials[0]?.params.lr);
+
+    let finished = 0;
+    while (state.status === 'running') {
+      advance(30);
+      for (const job of backend.running()) {
+        const finalLoss = 1 / (1 + Number(job.params.layers)) + finished * 0.001;
+        metrics.report(job.id, 1, 0.5, finalLoss);
+        backend.finish(job.id, 'succeeded');
+        finished++;
+      }
+      state = await controller.tick(state.id);
+      expect(state.trials.filter((t) => t.state === 'running').length).toBeLessThanOrEqual(2);
+    }
+    expect(state.status).toBe('completed');
+    expect(state.statusReason).toBe('all 5 trials ran');
+    expect(state.trials).toHaveLength(5);
+    expect(state.trials.every((t) => t.state === 'completed' && t.runId === `run-${t.jobId}`)).toBe(true);
+    const best = bestTrial(state);
+    const values = state.trials.map((t) => t.value as number);
+    expect(best?.value).toBe(Math.min(...values));
+    const usage = sweepUsage(state, clock);
+    expect(usage.gpuHours).toBeCloseTo(2.5, 5);
+    expect(usage.gpuHoursSaved).toBe(0);
+  });
+
+  it('prunes a trial behind the median, stops its job, and estimates the compute saved', async () => {
+    const { backend, metrics, controller } = setup();
+    let state = await controller.start({
+      ...baseSpec,
+      budget: { maxTrials: 4, maxParallel: 1 },
+      pruner: { type: 'median', startupTrials: 2 },
+      maxSteps: 10,
+    });
+    // Two full trials: curves 1 → 0.1 over ten steps.
+    for (let i = 0; i < 2; i++) {
+      const job = backend.running()[0];
+      if (!job) throw new Error('expected a running trial');
+      metrics.report(job.id, ...Array.from({ length: 10 }, (_, s) => 1 - s * 0.1));
+      advance(60);
+      backend.finish(job.id, 'succeeded');
+      state = await controller.tick(state.id);
+    }
+    const slow = backend.running()[0];
+    if (!slow) throw new Error('expected a third trial');
+    metrics.report(slow.id, 1.5, 1.4);
+    advance(12);
+    state = await controller.tick(state.id);
+    const pruned = state.trials.find((t) => t.jobId === slow.id);
+    expect(pruned).toMatchObject({ state: 'pruned', prunedBy: 'median', value: 1.4 });
+    expect(pruned?.reason).toContain('median of 2 completed trials at step 1');
+    expect(backend.stopped).toEqual([slow.id]);
+    expect(backend.jobs.get(slow.id)?.status).toBe('stopped');
+    // 12 minutes for 1 of 10 steps: about 1.8 GPU-hours more had it run to the end.
+    expect(sweepUsage(state, clock).gpuHoursSaved).toBeCloseTo(1.8, 5);
+    // A fourth trial took its place.
+    expect(state.trials).toHaveLength(4);
+  });
+
+  it('resumes after a restart: keeps its trials, adopts a job submitted just before a crash, submits no duplicate', async () => {
+    const { dir, backend, controller } = setup();
+    const started = await controller.start(baseSpec);
+    await controller.close();
+    // A crash between submit and saving the job id: the record has no jobId, the job exists.
+    const file = join(dir, `${started.id}.json`);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as SweepState;
+    const orphanJob = saved.trials[1]?.jobId;
+    delete saved.trials[1]?.jobId;
+    writeFileSync(file, JSON.stringify(saved));
+
+    const metrics = new ScriptedMetrics();
+    const restarted = new SweepController({
+      store: new SweepStore(dir),
+      backend: () => backend,
+      buildTrialSpec,
+      metrics,
+      now,
+    });
+    const state = await restarted.tick(started.id);
+    expect(state.trials.map((t) => t.jobId)).toEqual(started.trials.map((t) => t.jobId));
+    expect(state.trials[1]?.jobId).toBe(orphanJob);
+    expect(backend.jobs.size).toBe(2);
+    expect(state.trials.map((t) => t.params)).toEqual(started.trials.map((t) => t.params));
+  });
+
+  it('stops running trials when the GPU-hour budget is spent', async () => {
+    const { backend, controller } = setup();
+    let state = await controller.start({
+      ...baseSpec,
+      budget: { maxTrials: 10, maxParallel: 2, maxGpuHours: 1 },
+    });
+    advance(31);
+    state = await controller.tick(state.id);
+    expect(state.status).toBe('completed');
+    expect(state.statusReason).toMatch(/GPU-hour budget reached \(1\.03 of 1\)/);
+    expect(state.trials.every((t) => t.state === 'stopped')).toBe(true);
+    expect(backend.running()).toHaveLength(0);
+  });
+
+  it('stops a sweep on request: its jobs stop and nothing new starts', async () => {
+    const { backend, controller } = setup();
+    const state = await controller.start(baseSpec);
+    const stopped = await controller.stop(state.id);
+    expect(stopped).toMatchObject({ status: 'stopped', statusReason: 'stopped on request' });
+    expect(backend.running()).toHaveLength(0);
+    expect((await controller.tick(state.id)).trials).toHaveLength(2);
+  });
+
+  it('refuses an unknown template or an invalid spec before storing anything', async () => {
+    const { controller } = setup();
+    await expect(controller.start({ ...baseSpec, template: 'nope' })).rejects.toThrow(
+      /template nope not found/,
+    );
+    await expect(
+      controller.start({ ...baseSpec, space: { lr: { type: 'uniform', low: 2, high: 1 } } }),
+    ).rejects.toMatchObject({ code: 'invalid_input' });
+    expect(await controller.list()).toEqual([]);
+    await expect(controller.get('sw-missing')).rejects.toThrow(/sweep sw-missing not found; none exist yet/);
+  });
+
+  it('gives up after repeated failures with no success, and fails trials that report no metric', async () => {
+    const { backend, metrics, controller } = setup();
+    let state = await controller.start({ ...baseSpec, budget: { maxTrials: 10, maxParallel: 1 } });
+    const quiet = backend.running()[0];
+    if (!quiet) throw new Error('expected a trial');
+    backend.finish(quiet.id, 'succeeded');
+    state = await controller.tick(state.id);
+    expect(state.trials[0]).toMatchObject({ state: 'failed' });
+    expect(state.trials[0]?.reason).toContain('no "val_loss" metric');
+    for (let i = 0; i < 2; i++) {
+      const job = backend.running()[0];
+      if (!job) throw new Error('expected a trial');
+      metrics.report(job.id, 1);
+      backend.finish(job.id, 'failed', 'cuda_oom');
+      state = await controller.tick(state.id);
+    }
+    expect(state.status).toBe('failed');
+    expect(state.trials).toHaveLength(3);
+    expect(state.trials[2]?.reason).toBe('cuda_oom');
+  });
+
+  it('runs a grid to its end even when maxTrials is larger', async () => {
+    const { backend, metrics, controller } = setup();
+    let state = await controller.start({
+      ...baseSpec,
+      space: { opt: { type: 'choice', values: ['adam', 'sgd'] } },
+      sampler: { type: 'grid' },
+      budget: { maxTrials: 10, maxParallel: 4 },
+    });
+    expect(state.trials.map((t) => t.params.opt)).toEqual(['adam', 'sgd']);
+    for (const job of backend.running()) {
+      metrics.report(job.id, 0.5);
+      backend.finish(job.id, 'succeeded');
+    }
+    state = await controller.tick(state.id);
+    expect(state).toMatchObject({ status: 'completed', statusReason: 'every grid point ran' });
+  });
+});
