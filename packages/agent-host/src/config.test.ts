@@ -31,7 +31,7 @@ policy:
 `;
 
 describe('the config', () => {
-  it('substitutes ${ENV}, applies defaults, resolves paths and collects secrets', () => {
+  it('substitutes environment variables, applies defaults, resolves paths and collects secrets', () => {
     const config = parseConfig(full, {
       env: {
         MLFLOW_URI: 'http://127.0.0.1:5000',

@@ -184,7 +184,7 @@ function substitute(
 /** Parses and validates a config document (YAML text). Relative paths resolve from `baseDir`. */
 export function parseConfig(
   text: string,
-  options: { env?: NodeJS.ProcessEnv; baseDir?: string; source?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; baseDir?: string; source?: string; ignoreMissingEnv?: boolean } = {},
 ): NightshiftConfig {
   const source = options.source ?? 'nightshift.config.yaml';
   const env = options.env ?? process.env;
@@ -196,7 +196,10 @@ export function parseConfig(
   }
   const problems: string[] = [];
   const substituted = new Set<string>();
-  const expanded = substitute(raw, env, '', problems, substituted);
+  const envProblems: string[] = [];
+  const expanded = substitute(raw, env, '', envProblems, substituted);
+  // Commands that only read the store (audit) need no server credentials.
+  if (!options.ignoreMissingEnv) problems.push(...envProblems);
   const result = configSchema.safeParse(expanded);
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -287,7 +290,11 @@ export function normalizePhrase(text: string): string {
 }
 
 /** Reads and validates a config file; relative paths inside resolve from the file's directory. */
-export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): NightshiftConfig {
+export function loadConfig(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { ignoreMissingEnv?: boolean } = {},
+): NightshiftConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -297,5 +304,5 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
         'create one (see the agent-host README for a full example) or pass --config <path>',
     ]);
   }
-  return parseConfig(text, { env, baseDir: dirname(resolve(path)), source: path });
+  return parseConfig(text, { env, baseDir: dirname(resolve(path)), source: path, ...options });
 }

@@ -138,7 +138,7 @@ describe('the MCP client pool', () => {
         fx: {
           command: process.execPath,
           args: [recordingServer],
-          env: { FX_TOKEN: '${FX_SECRET_SOURCE}' },
+          env: { FX_TOKEN: `$${'{'}FX_SECRET_SOURCE}` },
           trusted: true,
         },
       },

@@ -70,7 +70,7 @@ describe('Anthropic adapter', () => {
     expect(body.tools.slice(0, -1).every((t) => t.cache_control === undefined)).toBe(true);
     expect(body.tools.map((t) => t.name)).toContain('fx_write_config');
     const followUp = (
-      second?.body as { messages: Array<{ role: string; content: Array<Record<string, unknown>> }> }
+      (second?.body ?? {}) as { messages: Array<{ role: string; content: Array<Record<string, unknown>> }> }
     ).messages;
     expect(followUp.at(-2)?.content).toEqual([
       { type: 'text', text: 'Checking.' },
@@ -113,7 +113,7 @@ describe('Anthropic adapter', () => {
     expect(held.proposals.map((p) => p.id)).toEqual(['P-1']);
     expect(fx.executed()).toEqual([]);
     const result = (
-      peer.requests.at(-1)?.body as { messages: Array<{ content: Array<Record<string, unknown>> }> }
+      (peer.requests.at(-1)?.body ?? {}) as { messages: Array<{ content: Array<Record<string, unknown>> }> }
     ).messages.at(-1)?.content[0];
     expect(result).toMatchObject({
       type: 'tool_result',
@@ -182,7 +182,7 @@ describe('OpenAI-compatible adapter', () => {
       type: 'function',
       function: { name: expect.any(String), parameters: expect.any(Object) },
     });
-    const messages = (second?.body as { messages: Array<Record<string, unknown>> }).messages;
+    const messages = ((second?.body ?? {}) as { messages: Array<Record<string, unknown>> }).messages;
     expect(messages.at(-2)).toMatchObject({
       role: 'assistant',
       tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'fx_submit_job' } }],
