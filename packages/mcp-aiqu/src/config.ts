@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { envPositiveInt } from '@nightshift/mcp-kit';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { configRefSchema, resourcesSchema } from './backends/types.ts';
 
@@ -106,10 +105,14 @@ export async function loadAiquFile(path: string | undefined): Promise<AiquFile> 
   return parseAiquFile(text, path);
 }
 
-export function parseAiquFile(text: string, source = 'config'): AiquFile {
+/** Parses the YAML text of a config file (the YAML parser loads only when a file is used). */
+export async function parseAiquFile(text: string, source = 'config'): Promise<AiquFile> {
+  const yaml = await import('yaml');
+  // The bundler may present this CommonJS build with its exports under `default`.
+  const parse = yaml.parse ?? (yaml as unknown as { default: typeof yaml }).default.parse;
   let raw: unknown;
   try {
-    raw = parseYaml(text) ?? {};
+    raw = parse(text) ?? {};
   } catch (error) {
     throw new Error(`${source} is not valid YAML: ${(error as Error).message}`);
   }

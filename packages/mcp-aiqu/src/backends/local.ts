@@ -67,18 +67,20 @@ export interface LocalBackendOptions {
   gpus?: GpuInfo[];
 }
 
-/** Creates the local backend: loads persisted state, adopts still-running jobs, starts what fits. */
+/**
+ * Creates the local backend: loads persisted state, adopts still-running jobs, starts what fits.
+ * GPU discovery (`nvidia-smi -L`) runs in the background so the server answers at once; every
+ * call waits for it.
+ */
 export async function createLocalBackend(options: LocalBackendOptions): Promise<LocalBackend> {
-  let gpus = options.gpus;
   const configured = options.config.gpus;
-  if (!gpus) {
-    if (typeof configured === 'number') gpus = Array.from({ length: configured }, (_, index) => ({ index }));
-    else if (Array.isArray(configured)) gpus = configured.map((index) => ({ index }));
-    else gpus = await discoverGpus();
-  }
-  const backend = new LocalBackend(options, gpus);
-  backend.recover();
-  return backend;
+  let gpus: GpuInfo[] | Promise<GpuInfo[]>;
+  if (options.gpus) gpus = options.gpus;
+  else if (typeof configured === 'number')
+    gpus = Array.from({ length: configured }, (_, index) => ({ index }));
+  else if (Array.isArray(configured)) gpus = configured.map((index) => ({ index }));
+  else gpus = discoverGpus();
+  return new LocalBackend(options, gpus);
 }
 
 /**
@@ -90,7 +92,9 @@ export class LocalBackend implements JobBackend {
   readonly kind = 'local' as const;
   readonly clusters: readonly string[];
   readonly store: LocalStore;
-  private readonly gpus: GpuInfo[];
+  private gpus: GpuInfo[] = [];
+  /** Settles once GPUs are known and persisted jobs are recovered. */
+  private readonly ready: Promise<void>;
   private readonly cpus: number;
   private readonly options: LocalBackendOptions;
   private readonly children = new Map<string, ChildProcess>();
@@ -100,12 +104,21 @@ export class LocalBackend implements JobBackend {
   private poller: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(options: LocalBackendOptions, gpus: GpuInfo[]) {
+  constructor(options: LocalBackendOptions, gpus: GpuInfo[] | Promise<GpuInfo[]>) {
     this.options = options;
-    this.gpus = gpus;
     this.cpus = options.config.cpus ?? cpuCount();
     this.clusters = [machineName()];
     this.store = new LocalStore(options.stateDir);
+    if (Array.isArray(gpus)) {
+      this.gpus = gpus;
+      this.recover();
+      this.ready = Promise.resolve();
+    } else {
+      this.ready = gpus.then((found) => {
+        this.gpus = found;
+        if (!this.closed) this.recover();
+      });
+    }
   }
 
   owns(id: string): boolean {
@@ -113,7 +126,7 @@ export class LocalBackend implements JobBackend {
   }
 
   /** Re-attaches to jobs that ran while the server was down, then fills free slots. */
-  recover(): void {
+  private recover(): void {
     for (const record of this.store.newestFirst()) {
       if (record.job.status !== 'running') continue;
       if (record.pid !== undefined && isSameProcessAlive(record.pid, record.pidStartTime)) {
@@ -128,6 +141,7 @@ export class LocalBackend implements JobBackend {
   }
 
   async submit(spec: JobSpec, options: SubmitOptions = {}): Promise<Job> {
+    await this.ready;
     this.checkOpen();
     if (!spec.command || spec.command.length === 0) {
       throw new ToolError(
@@ -159,6 +173,7 @@ export class LocalBackend implements JobBackend {
   }
 
   async list(query: ListQuery): Promise<ListResult> {
+    await this.ready;
     const jobs: Job[] = [];
     let total = 0;
     for (const record of this.store.newestFirst()) {
@@ -173,18 +188,21 @@ export class LocalBackend implements JobBackend {
   }
 
   async get(id: string): Promise<Job> {
+    await this.ready;
     const record = this.current(id);
     if (record.job.status === 'running' && !record.job.mlflowRunId) this.noteMlflowRun(record);
     return record.job;
   }
 
   async logs(id: string, query: LogQuery): Promise<JobLogs> {
+    await this.ready;
     const record = this.current(id);
     const tail = readTail(record.logPath, query.tailLines);
     return { ...tail, source: record.logPath };
   }
 
   async stop(id: string): Promise<Job> {
+    await this.ready;
     this.checkOpen();
     const record = this.current(id);
     if (isTerminal(record.job.status)) return record.job;
@@ -208,12 +226,14 @@ export class LocalBackend implements JobBackend {
   }
 
   async requeue(id: string, overrides?: SpecOverrides): Promise<Job> {
+    await this.ready;
     const previous = this.current(id).job;
     const spec = applyOverrides(specOf(previous), overrides);
     return this.submit(spec, { attempt: previous.attempt + 1, previousAttemptId: previous.id });
   }
 
   async queueStatus(): Promise<QueueStatus[]> {
+    await this.ready;
     let running = 0;
     let queued = 0;
     let gpusInUse = 0;

@@ -8,6 +8,7 @@ const configRefOverride = z
     path: z.string().min(1).optional().describe('Config file path in the repository'),
     commit: z.string().min(1).optional().describe('Commit or ref to train from'),
   })
+  .optional()
   .describe('Config reference; fields given replace the template’s');
 
 const resourcesOverride = z
@@ -16,10 +17,12 @@ const resourcesOverride = z
     cpus: z.number().min(0).max(512).optional().describe('CPU cores'),
     memoryMiB: z.number().int().min(0).optional().describe('Memory, MiB'),
   })
+  .optional()
   .describe('Resources; fields given replace the template’s');
 
 const paramsInput = z
   .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.string().max(1000))
+  .optional()
   .describe('Training parameters (strings), merged over the template’s; the job sees NIGHTSHIFT_PARAM_<KEY>');
 
 // Reversible: a stopped job can be requeued and a submitted one stopped; no code or data changes.
@@ -45,9 +48,9 @@ const submitJob = defineAiquTool({
       .max(200)
       .optional()
       .describe('Job name; defaults to the config path’s folder or the template'),
-    configRef: configRefOverride.optional(),
-    params: paramsInput.optional(),
-    resources: resourcesOverride.optional(),
+    configRef: configRefOverride,
+    params: paramsInput,
+    resources: resourcesOverride,
     labels: z.record(z.string(), z.string()).optional().describe('Labels to add'),
     priority: z.number().int().min(-100).max(100).optional().describe('Higher runs first among queued jobs'),
     backend: z
@@ -93,9 +96,9 @@ const requeueJob = defineAiquTool({
   toolset: 'control',
   input: z.object({
     id: z.string().min(1).describe('Job id to run again'),
-    params: paramsInput.optional(),
-    resources: resourcesOverride.optional(),
-    configRef: configRefOverride.optional(),
+    params: paramsInput,
+    resources: resourcesOverride,
+    configRef: configRefOverride,
     priority: z.number().int().min(-100).max(100).optional().describe('Priority of the new attempt'),
     cluster: z.string().optional().describe('Run the new attempt on this cluster'),
   }),
