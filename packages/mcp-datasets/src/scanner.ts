@@ -84,7 +84,9 @@ export class VersionScanner {
    * call ('all' after a walk); the caller then asks for the records it needs.
    */
   async refresh(): Promise<{ walked: boolean; changed: Set<string> | 'all' }> {
-    // Lets watcher events already queued by the kernel land before deciding what is dirty.
+    // Lets watcher events already queued by the kernel land before deciding what is dirty: two
+    // hops through the check phase guarantee one poll phase (where libuv reads inotify) between.
+    await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
     if (!this.loaded) await this.loadDiskCache();
     const dirty = this.dirty;

@@ -1,6 +1,6 @@
 // Writes real datasets for tests: PNG and JPEG files encoded by pngjs and jpeg-js, real YOLO
 // label files, COCO JSON and class folders, with defects planted where a test asks for them.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -19,17 +19,36 @@ export function pngBytes(width: number, height: number, seed: number): Buffer {
   return PNG.sync.write(png);
 }
 
+const jpegBases = new Map<string, Buffer>();
+
+/**
+ * A real JPEG (jpeg-js output) unique to `seed`: the encoder costs ~100 ms a call, so pixels
+ * come from one of four encoded patterns and a comment segment carrying the seed makes the
+ * bytes unique.
+ */
 export function jpegBytes(width: number, height: number, seed: number): Buffer {
-  const data = Buffer.alloc(width * height * 4);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 4;
-      data[i] = (x * 2 + seed * 29) & 255;
-      data[i + 1] = (y * 4 + seed * 7) & 255;
-      data[i + 2] = ((x + y) * 3 + seed * 13) & 255;
-      data[i + 3] = 255;
-    }
-  return jpeg.encode({ data, width, height }, 85).data;
+  const key = `${width}x${height}:${seed % 4}`;
+  let base = jpegBases.get(key);
+  if (!base) {
+    const data = Buffer.alloc(width * height * 4);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) {
+        const i = (y * width + x) * 4;
+        data[i] = (x * 2 + (seed % 4) * 61) & 255;
+        data[i + 1] = (y * 4 + (seed % 4) * 29) & 255;
+        data[i + 2] = ((x + y) * 3) & 255;
+        data[i + 3] = 255;
+      }
+    base = Buffer.from(jpeg.encode({ data, width, height }, 85).data);
+    jpegBases.set(key, base);
+  }
+  const text = Buffer.from(`seed ${seed}`);
+  const comment = Buffer.alloc(4 + text.length);
+  comment[0] = 0xff;
+  comment[1] = 0xfe;
+  comment.writeUInt16BE(2 + text.length, 2);
+  text.copy(comment, 4);
+  return Buffer.concat([base.subarray(0, 2), comment, base.subarray(2)]);
 }
 
 function write(path: string, content: string | Buffer): void {
@@ -232,4 +251,46 @@ export function makeDefectiveFolders(dir: string): void {
 /** Reads a file back (tests compare against it). */
 export function bytesOf(path: string): Buffer {
   return readFileSync(path);
+}
+
+/**
+ * v2 of a clean YOLO version (same seeds as `makeCleanYolo(v1)`) with known changes:
+ * 12 added train images of class 2 (rust) with large boxes on 200×150 images, val-002 removed,
+ * train-003's label changed from class 0 to class 2, train-004's image replaced.
+ */
+export function makeDriftedYolo(dir: string): void {
+  makeCleanYolo(dir);
+  for (let i = 0; i < 12; i++) {
+    write(join(dir, 'images', 'train', `extra-${i}.png`), pngBytes(200, 150, 7000 + i));
+    write(join(dir, 'labels', 'train', `extra-${i}.txt`), `${line(2, 0.5, 0.5, 0.8, 0.8)}\n`);
+  }
+  rmSync(join(dir, 'images', 'val', 'val-002.jpg'));
+  rmSync(join(dir, 'labels', 'val', 'val-002.txt'));
+  write(join(dir, 'labels', 'train', 'train-003.txt'), `${line(2, 0.5, 0.5, 0.25, 0.25)}\n`);
+  write(join(dir, 'images', 'train', 'train-004.png'), pngBytes(64, 48, 7777));
+}
+
+/**
+ * A datasets root with every format, clean and defective versions, a manifest and a dataset
+ * that is itself its only version:
+ *
+ *   yolo-parts/v1 (clean), v2 (drifted)      yolo-defects/ (data.yaml at the top: version "current")
+ *   coco-parts/v1 (clean), v2 (defective)    folders/v1 (clean), v2 (defective)
+ *   manifested/versions.yaml → jan = releases/2024-01, feb = releases/2024-02
+ */
+export function makeRoot(root: string): string {
+  makeCleanYolo(join(root, 'yolo-parts', 'v1'));
+  makeDriftedYolo(join(root, 'yolo-parts', 'v2'));
+  makeDefectiveYolo(join(root, 'yolo-defects'));
+  makeCleanCoco(join(root, 'coco-parts', 'v1'));
+  makeDefectiveCoco(join(root, 'coco-parts', 'v2'));
+  makeCleanFolders(join(root, 'folders', 'v1'));
+  makeDefectiveFolders(join(root, 'folders', 'v2'));
+  makeCleanYolo(join(root, 'manifested', 'releases', '2024-01'), { train: 3, val: 1 });
+  makeCleanYolo(join(root, 'manifested', 'releases', '2024-02'), { train: 6, val: 2 });
+  write(
+    join(root, 'manifested', 'versions.yaml'),
+    'versions:\n  - name: jan\n    path: releases/2024-01\n    date: 2024-01-31\n    note: first batch\n  - name: feb\n    path: releases/2024-02\n    date: 2024-02-29\n',
+  );
+  return root;
 }
