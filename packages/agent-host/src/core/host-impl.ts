@@ -126,7 +126,29 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
     const messages = rows.reverse().map((row) => JSON.parse(row.message) as ModelMessage);
     // A window must open on a person's (or the host's) message, never on a dangling tool result.
     while (messages.length > 0 && messages[0]?.role !== 'user') messages.shift();
-    return messages;
+    // A turn cancelled mid-tool leaves calls without results; providers reject that, so the
+    // missing results are filled in as "not run".
+    const repaired: ModelMessage[] = [];
+    messages.forEach((message, index) => {
+      repaired.push(message);
+      if (message.role === 'assistant' && message.toolCalls.length > 0) {
+        const next = messages[index + 1];
+        const answered = new Set(next?.role === 'tool' ? next.results.map((r) => r.callId) : []);
+        const missing = message.toolCalls.filter((call) => !answered.has(call.id));
+        if (missing.length > 0 && next?.role !== 'tool') {
+          repaired.push({
+            role: 'tool',
+            results: missing.map((call) => ({
+              callId: call.id,
+              name: call.name,
+              content: 'not run: the turn was cancelled',
+              isError: true,
+            })),
+          });
+        }
+      }
+    });
+    return repaired;
   };
 
   const recordToolCall = (
@@ -669,7 +691,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
           ...(input.signal ? { signal: input.signal } : {}),
         };
         const lines = input.events.map((event) =>
-          JSON.stringify({
+          capEvent({
             id: event.id,
             run: event.runKey,
             type: event.type,
@@ -708,6 +730,12 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
   // Keep the raw pool reachable for doctor and tests without widening the public interface.
   Object.defineProperty(host, 'pool', { value: pool, enumerable: false });
   return host;
+}
+
+/** One event as one line for the model, bounded: a runaway payload must not flood the context. */
+function capEvent(event: Record<string, unknown>): string {
+  const line = JSON.stringify(event);
+  return line.length > 4000 ? `${line.slice(0, 4000)}… [event cut at 4000 characters]` : line;
 }
 
 function newTurnId(): string {
