@@ -12,9 +12,16 @@ import { jobTools } from './tools/jobs.ts';
 /** Every tool, in the order `--list-tools` and the README show them. */
 export const aiquTools = [...jobTools, ...controlTools];
 
-/** Builds the backends the config enables; the local backend alone when there is no config. */
-export async function createDeps(config: AiquEnv, logger?: Logger, file?: AiquFile): Promise<AiquDeps> {
-  const loaded = file ?? (await loadAiquFile(config.NIGHTSHIFT_AIQU_CONFIG));
+/**
+ * Builds the backends the config enables; the local backend alone when there is no config.
+ * `file` (or a promise of it, e.g. from `parseAiquFile`) replaces reading NIGHTSHIFT_AIQU_CONFIG.
+ */
+export async function createDeps(
+  config: AiquEnv,
+  logger?: Logger,
+  file?: AiquFile | Promise<AiquFile>,
+): Promise<AiquDeps> {
+  const loaded = await (file ?? loadAiquFile(config.NIGHTSHIFT_AIQU_CONFIG));
   const backends: JobBackend[] = [];
   const local = loaded.backends.local ?? (loaded.backends.kubernetes ? undefined : { enabled: true });
   if (local && local.enabled !== false) {

@@ -13,7 +13,7 @@ const secret = 'e2e-events-secret-never-shown-123';
 type Result = {
   isError?: boolean;
   content: Array<{ text?: string }>;
-  structuredContent?: Record<string, unknown>;
+  structuredContent: Record<string, unknown>;
 };
 
 const spawned: SpawnedServer[] = [];
@@ -32,7 +32,13 @@ async function call(
   name: string,
   args: Record<string, unknown> = {},
 ): Promise<Result> {
-  const result = (await server.client.callTool({ name, arguments: args })) as Result;
+  const raw = (await server.client.callTool({ name, arguments: args })) as Omit<
+    Result,
+    'structuredContent'
+  > & {
+    structuredContent?: Record<string, unknown>;
+  };
+  const result: Result = { ...raw, structuredContent: raw.structuredContent ?? {} };
   expect(JSON.stringify(result)).not.toContain(secret);
   return result;
 }
@@ -45,7 +51,7 @@ async function waitFor(
   const deadline = Date.now() + 20_000;
   for (;;) {
     const r = await call(server, 'aiqu_get_job', { id, logLines: 5 });
-    const job = r.structuredContent?.job as Record<string, unknown>;
+    const job = r.structuredContent.job as Record<string, unknown>;
     if (statuses.includes(job.status as string)) return r.structuredContent as Record<string, unknown>;
     if (Date.now() > deadline) throw new Error(`job ${id} stayed ${job.status}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -82,31 +88,28 @@ templates:
       template: 'sleepy',
       name: 'customer-a/gripper-pose-v1',
     });
-    const id = (submitted.structuredContent?.job as { id: string }).id;
-    expect((submitted.structuredContent?.job as { status: string }).status).toBe('running');
+    const id = (submitted.structuredContent.job as { id: string }).id;
+    expect((submitted.structuredContent.job as { status: string }).status).toBe('running');
     await first.close();
     spawned.splice(spawned.indexOf(first), 1);
 
     // A new server process over the same state keeps tracking the job the first one started.
     const second = await start(env);
     const running = await call(second, 'aiqu_get_job', { id });
-    expect((running.structuredContent?.job as { status: string }).status).toBe('running');
+    expect((running.structuredContent.job as { status: string }).status).toBe('running');
     const done = await waitFor(second, id, ['succeeded', 'failed']);
     expect(done.job).toMatchObject({ status: 'succeeded', exitCode: 0, name: 'customer-a/gripper-pose-v1' });
     expect((done.logTail as Array<{ text: string }>).map((l) => l.text)).toContain('woke up');
 
     const failed = await call(second, 'aiqu_submit_job', { template: 'boom' });
-    const failedId = (failed.structuredContent?.job as { id: string }).id;
+    const failedId = (failed.structuredContent.job as { id: string }).id;
     const ended = await waitFor(second, failedId, ['failed']);
     expect(ended.job).toMatchObject({ reason: 'nonzero_exit', exitCode: 1 });
     const errors = await call(second, 'aiqu_get_job_logs', { id: failedId, errorsOnly: true });
-    expect((errors.structuredContent?.errors as Array<{ kind: string }>)[0]?.kind).toBe('traceback');
+    expect((errors.structuredContent.errors as Array<{ kind: string }>)[0]?.kind).toBe('traceback');
 
     const listed = await call(second, 'aiqu_list_jobs', { status: ['failed', 'succeeded'] });
-    expect((listed.structuredContent?.jobs as Array<{ id: string }>).map((j) => j.id)).toEqual([
-      failedId,
-      id,
-    ]);
+    expect((listed.structuredContent.jobs as Array<{ id: string }>).map((j) => j.id)).toEqual([failedId, id]);
     expect(second.stderr()).not.toContain(secret);
   });
 

@@ -36,7 +36,7 @@ templates:
 type CallResult = {
   isError?: boolean;
   content: Array<{ type: string; text?: string }>;
-  structuredContent?: Record<string, unknown>;
+  structuredContent: Record<string, unknown>;
 };
 
 let deps: AiquDeps;
@@ -44,7 +44,10 @@ let client: Client;
 let close: () => Promise<void>;
 
 async function call(name: string, args: Record<string, unknown> = {}): Promise<CallResult> {
-  const result = (await client.callTool({ name, arguments: args })) as CallResult;
+  const raw = (await client.callTool({ name, arguments: args })) as Omit<CallResult, 'structuredContent'> & {
+    structuredContent?: Record<string, unknown>;
+  };
+  const result: CallResult = { ...raw, structuredContent: raw.structuredContent ?? {} };
   // No result ever carries the event-signing secret.
   expect(JSON.stringify(result)).not.toContain(secret);
   return result;
@@ -56,8 +59,8 @@ async function waitStatus(id: string, wanted: string[]): Promise<Record<string, 
   const deadline = Date.now() + 15_000;
   for (;;) {
     const r = await call('aiqu_get_job', { id, logLines: 0 });
-    const job = r.structuredContent?.job as { status: string };
-    if (wanted.includes(job.status)) return r.structuredContent?.job as Record<string, unknown>;
+    const job = r.structuredContent.job as { status: string };
+    if (wanted.includes(job.status)) return r.structuredContent.job as Record<string, unknown>;
     if (Date.now() > deadline) throw new Error(`job ${id} stayed ${job.status}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -114,7 +117,7 @@ describe('tool list', () => {
 describe('aiqu_list_templates', () => {
   it('lists templates with their commands and defaults', async () => {
     const r = await call('aiqu_list_templates');
-    const templates = r.structuredContent?.templates as Array<{
+    const templates = r.structuredContent.templates as Array<{
       name: string;
       backend: string;
       params: object;
@@ -132,7 +135,7 @@ describe('aiqu_submit_job', () => {
       labels: { sweep: 's1' },
     });
     expect(r.isError).toBeFalsy();
-    const job = r.structuredContent?.job as Record<string, unknown>;
+    const job = r.structuredContent.job as Record<string, unknown>;
     expect(job).toMatchObject({
       name: 'customer-a/weld-defect-v4',
       template: 'ok',
@@ -182,21 +185,21 @@ describe('aiqu_list_jobs', () => {
       name: 'customer-b/pcb-inspect-v3',
       labels: { team: 'b' },
     });
-    const idA = (a.structuredContent?.job as { id: string }).id;
-    const idB = (b.structuredContent?.job as { id: string }).id;
+    const idA = (a.structuredContent.job as { id: string }).id;
+    const idB = (b.structuredContent.job as { id: string }).id;
     await waitStatus(idA, ['failed']);
     await waitStatus(idB, ['failed']);
     const first = await call('aiqu_list_jobs', { name: 'customer-b/*', limit: 1 });
-    expect((first.structuredContent?.jobs as Array<{ id: string }>).map((j) => j.id)).toEqual([idB]);
-    expect(first.structuredContent?.total).toBe(2);
-    const cursor = first.structuredContent?.nextCursor as string;
+    expect((first.structuredContent.jobs as Array<{ id: string }>).map((j) => j.id)).toEqual([idB]);
+    expect(first.structuredContent.total).toBe(2);
+    const cursor = first.structuredContent.nextCursor as string;
     expect(cursor).toBeTruthy();
     const second = await call('aiqu_list_jobs', { name: 'customer-b/*', limit: 1, cursor });
-    expect((second.structuredContent?.jobs as Array<{ id: string }>).map((j) => j.id)).toEqual([idA]);
-    expect(second.structuredContent?.nextCursor).toBeUndefined();
+    expect((second.structuredContent.jobs as Array<{ id: string }>).map((j) => j.id)).toEqual([idA]);
+    expect(second.structuredContent.nextCursor).toBeUndefined();
     const failed = await call('aiqu_list_jobs', { status: ['failed'], labels: { team: 'b' } });
     expect(
-      (failed.structuredContent?.jobs as Array<{ reason: string }>).every((j) => j.reason === 'nonzero_exit'),
+      (failed.structuredContent.jobs as Array<{ reason: string }>).every((j) => j.reason === 'nonzero_exit'),
     ).toBe(true);
     expect(text(failed)).toContain('failed (nonzero_exit, exit 1)');
   });
@@ -211,21 +214,21 @@ describe('aiqu_list_jobs', () => {
 describe('aiqu_get_job and aiqu_get_job_logs', () => {
   it('shows spec, reason and the last log lines of a CUDA OOM failure, and extracts errors with line numbers', async () => {
     const submitted = await call('aiqu_submit_job', { template: 'cuda-oom' });
-    const id = (submitted.structuredContent?.job as { id: string }).id;
+    const id = (submitted.structuredContent.job as { id: string }).id;
     await waitStatus(id, ['failed']);
     const r = await call('aiqu_get_job', { id, logLines: 3 });
-    expect(r.structuredContent?.job).toMatchObject({ status: 'failed', reason: 'cuda_oom', exitCode: 1 });
-    expect((r.structuredContent?.logTail as unknown[]).length).toBe(3);
+    expect(r.structuredContent.job).toMatchObject({ status: 'failed', reason: 'cuda_oom', exitCode: 1 });
+    expect((r.structuredContent.logTail as unknown[]).length).toBe(3);
     expect(text(r)).toContain('reason: torch.OutOfMemoryError: CUDA out of memory');
 
     const errors = await call('aiqu_get_job_logs', { id, errorsOnly: true });
-    const found = errors.structuredContent?.errors as Array<{ kind: string; line: number; text: string }>;
+    const found = errors.structuredContent.errors as Array<{ kind: string; line: number; text: string }>;
     expect(found.map((e) => e.kind)).toEqual(['traceback', 'cuda_oom']);
     expect(found[0]?.text).toContain('File "train.py", line 88');
     expect(found[1]?.line).toBeGreaterThan(found[0]?.line as number);
 
     const grep = await call('aiqu_get_job_logs', { id, grep: 'epoch \\d' });
-    expect(grep.structuredContent?.lines).toEqual([{ n: expect.any(Number), text: 'epoch 0 loss 0.9' }]);
+    expect(grep.structuredContent.lines).toEqual([{ n: expect.any(Number), text: 'epoch 0 loss 0.9' }]);
   });
 
   it('answers an unknown job with where to look', async () => {
@@ -241,10 +244,10 @@ describe('aiqu_get_job and aiqu_get_job_logs', () => {
 describe('aiqu_get_queue_status', () => {
   it('shows capacity and per-GPU use', async () => {
     const hang = await call('aiqu_submit_job', { template: 'hang', resources: { gpus: 1 } });
-    const id = (hang.structuredContent?.job as { id: string }).id;
+    const id = (hang.structuredContent.job as { id: string }).id;
     await waitStatus(id, ['running']);
     const r = await call('aiqu_get_queue_status');
-    const [queue] = r.structuredContent?.queues as Array<Record<string, unknown>>;
+    const [queue] = r.structuredContent.queues as Array<Record<string, unknown>>;
     expect(queue).toMatchObject({
       backend: 'local',
       reachable: true,
@@ -252,7 +255,7 @@ describe('aiqu_get_queue_status', () => {
       capacity: { gpus: 2, cpus: 4 },
       inUse: { gpus: 1 },
     });
-    expect((queue?.gpus as Array<{ jobId?: string }>).filter((g) => g.jobId === id)).toHaveLength(1);
+    expect((queue as { gpus: Array<{ jobId?: string }> }).gpus.filter((g) => g.jobId === id)).toHaveLength(1);
     await call('aiqu_stop_job', { id });
   });
 
@@ -266,17 +269,17 @@ describe('aiqu_get_queue_status', () => {
 describe('aiqu_stop_job and aiqu_requeue_job', () => {
   it('stops a running job, then requeues it as attempt 2 with overrides', async () => {
     const hang = await call('aiqu_submit_job', { template: 'hang' });
-    const id = (hang.structuredContent?.job as { id: string }).id;
+    const id = (hang.structuredContent.job as { id: string }).id;
     await waitStatus(id, ['running']);
     const stopped = await call('aiqu_stop_job', { id });
-    expect(stopped.structuredContent?.job).toMatchObject({ status: 'stopped', reason: 'cancelled' });
+    expect(stopped.structuredContent.job).toMatchObject({ status: 'stopped', reason: 'cancelled' });
     expect(text(stopped)).toContain(`Stopped ${id}`);
     const again = await call('aiqu_requeue_job', { id, params: { lr: '0.01' }, priority: 3 });
     expect(again.structuredContent).toMatchObject({
       previousJobId: id,
       job: { attempt: 2, previousAttemptId: id, params: { lr: '0.01' }, priority: 3, template: 'hang' },
     });
-    await call('aiqu_stop_job', { id: (again.structuredContent?.job as { id: string }).id });
+    await call('aiqu_stop_job', { id: (again.structuredContent.job as { id: string }).id });
   });
 
   it('fails clearly for unknown jobs', async () => {
@@ -307,7 +310,7 @@ describe('without a config file', () => {
         name: 'aiqu_get_queue_status',
         arguments: {},
       })) as CallResult;
-      expect((queues.structuredContent?.queues as Array<{ backend: string }>).map((q) => q.backend)).toEqual([
+      expect((queues.structuredContent.queues as Array<{ backend: string }>).map((q) => q.backend)).toEqual([
         'local',
       ]);
     } finally {
