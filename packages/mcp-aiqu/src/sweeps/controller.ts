@@ -31,8 +31,11 @@ export interface TrialJobRequest {
 
 export interface SweepControllerOptions {
   store: SweepStore;
-  /** The backend a sweep's trials run on (by name; the default when undefined). Throws ToolError. */
-  backend(name: string | undefined): JobBackend;
+  /**
+   * The backend a sweep's trials run on: the named one, else the template's, else the default.
+   * Throws ToolError `not_found` for an unknown name.
+   */
+  backend(name: string | undefined, template: string): JobBackend;
   /** Resolves a template into a job spec; throws ToolError `not_found` for an unknown template. */
   buildTrialSpec(request: TrialJobRequest): JobSpec | Promise<JobSpec>;
   metrics: MetricSource;
@@ -76,7 +79,7 @@ export class SweepController {
     }
     const spec = parsed.data;
     // Refuse what can never run before anything is stored: unknown backend or template.
-    this.#options.backend(spec.backend);
+    this.#options.backend(spec.backend, spec.template);
     await this.#options.buildTrialSpec(this.#trialRequest(spec, 'sw-check', 'sw-check-t0', {}));
     const now = this.#now().toISOString();
     const id = `sw-${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
@@ -112,7 +115,7 @@ export class SweepController {
     return this.#locked(id, async () => {
       const state = await this.get(id);
       if (state.status !== 'running') return state;
-      const backend = this.#options.backend(state.spec.backend);
+      const backend = this.#options.backend(state.spec.backend, state.spec.template);
       const now = this.#now().toISOString();
       for (const trial of state.trials.filter(isActive)) {
         if (trial.jobId) await this.#stopJob(backend, trial.jobId);
@@ -129,7 +132,7 @@ export class SweepController {
     return this.#locked(id, async () => {
       const state = await this.get(id);
       if (state.status !== 'running') return state;
-      const backend = this.#options.backend(state.spec.backend);
+      const backend = this.#options.backend(state.spec.backend, state.spec.template);
       await this.#refresh(state, backend);
       const budgetReason = this.#budgetExhausted(state);
       if (budgetReason) await this.#stopActive(state, backend, budgetReason);
