@@ -9,10 +9,15 @@ export const mlflowEnv = z.object({
   MLFLOW_TRACKING_URI: z
     .string()
     .optional()
-    .describe('URL of the MLflow tracking server, e.g. http://127.0.0.1:5000 (without it every tool says how to configure)'),
+    .describe(
+      'URL of the MLflow tracking server, e.g. http://127.0.0.1:5000 (without it every tool says how to configure)',
+    ),
   MLFLOW_TRACKING_USERNAME: z.string().optional().describe('Username for MLflow basic auth'),
   MLFLOW_TRACKING_PASSWORD: z.string().optional().describe('Password for MLflow basic auth (never logged)'),
-  MLFLOW_TRACKING_TOKEN: z.string().optional().describe('Bearer token for MLflow (never logged; wins over basic auth)'),
+  MLFLOW_TRACKING_TOKEN: z
+    .string()
+    .optional()
+    .describe('Bearer token for MLflow (never logged; wins over basic auth)'),
   MLFLOW_TRACKING_INSECURE_TLS: envBoolean
     .optional()
     .describe('Skip TLS certificate verification for an https tracking URI (1/true)'),

@@ -49,7 +49,7 @@ const glyphs: Record<string, string> = {
   '.': '...,...,...,...,.#.',
   '-': '...,...,###,...,...',
   '+': '...,.#.,###,.#.,...',
-  '_': '...,...,...,...,###',
+  _: '...,...,...,...,###',
   '/': '..#,..#,.#.,#..,#..',
   ':': '...,.#.,...,.#.,...',
   '(': '.#.,#..,#..,#..,.#.',
@@ -119,7 +119,8 @@ class Canvas {
     for (const ch of text.toLowerCase()) {
       const glyph = glyphs[ch] ?? glyphs[' '];
       glyph?.split(',').forEach((row, j) => {
-        for (let i = 0; i < row.length; i++) if (row[i] === '#') this.rect(cx + i * scale, y + j * scale, scale, scale, color);
+        for (let i = 0; i < row.length; i++)
+          if (row[i] === '#') this.rect(cx + i * scale, y + j * scale, scale, scale, color);
       });
       cx += 4 * scale;
     }
@@ -187,7 +188,8 @@ export function renderChart(series: readonly PlotSeries[], options: PlotOptions)
       const b = pts[i] as { x: number; y: number };
       canvas.line(px(a.x), py(a.y), px(b.x), py(b.y), color, 2);
     }
-    if (pts.length === 1) canvas.rect(px((pts[0] as { x: number }).x) - 2, py((pts[0] as { y: number }).y) - 2, 5, 5, color);
+    if (pts.length === 1)
+      canvas.rect(px((pts[0] as { x: number }).x) - 2, py((pts[0] as { y: number }).y) - 2, 5, 5, color);
     const lx = margin.left + (k % 2) * Math.floor(plotW / 2);
     const ly = margin.top + plotH + 40 + Math.floor(k / 2) * 16;
     canvas.rect(lx, ly + 2, 14, 6, color);
@@ -199,7 +201,9 @@ export function renderChart(series: readonly PlotSeries[], options: PlotOptions)
 /** Encodes the chart as PNG bytes; pngjs is loaded only when a chart is drawn. */
 export async function encodePng(series: readonly PlotSeries[], options: PlotOptions): Promise<Buffer> {
   const canvas = renderChart(series, options);
-  const { PNG } = await import('pngjs');
+  // pngjs is CommonJS: bundled, its exports arrive on `default`; run from source, also as names.
+  const pngjs = await import('pngjs');
+  const PNG = pngjs.PNG ?? (pngjs as unknown as { default: typeof pngjs }).default.PNG;
   const png = new PNG({ width: canvas.width, height: canvas.height });
   canvas.data.copy(png.data);
   return PNG.sync.write(png);

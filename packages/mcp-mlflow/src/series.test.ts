@@ -16,11 +16,15 @@ describe('summarize', () => {
   });
 
   it('flags a plateau when the last window barely improves on the best before it', () => {
-    const flat = series(Array.from({ length: 100 }, (_, i) => (i < 50 ? 1 - i / 100 : 0.5 - (i - 50) * 1e-6)));
+    const flat = series(
+      Array.from({ length: 100 }, (_, i) => (i < 50 ? 1 - i / 100 : 0.5 - (i - 50) * 1e-6)),
+    );
     const s = summarize('loss', flat, { windowSteps: 30 });
     expect(s.plateau.flag).toBe(true);
     expect(s.plateau.relativeImprovement).toBeLessThan(0.01);
-    const improving = summarize('loss', series(Array.from({ length: 100 }, (_, i) => 1 / (i + 1))), { windowSteps: 30 });
+    const improving = summarize('loss', series(Array.from({ length: 100 }, (_, i) => 1 / (i + 1))), {
+      windowSteps: 30,
+    });
     expect(improving.plateau.flag).toBe(false);
     expect(improving.trend.direction).toBe('improving');
   });
@@ -42,7 +46,10 @@ describe('summarize', () => {
 
 describe('downsample', () => {
   it('keeps at most N points including first, last and the exact extremes', () => {
-    const values = Array.from({ length: 100_000 }, (_, i) => Math.sin(i / 500) + (i === 31_337 ? -7 : 0) + (i === 77_777 ? 9 : 0));
+    const values = Array.from(
+      { length: 100_000 },
+      (_, i) => Math.sin(i / 500) + (i === 31_337 ? -7 : 0) + (i === 77_777 ? 9 : 0),
+    );
     const out = downsample(series(values), 200);
     expect(out.length).toBeLessThanOrEqual(200);
     expect(out[0]?.step).toBe(0);
@@ -72,8 +79,14 @@ describe('metric names', () => {
   });
 
   it('flags overfitting when training improves while validation worsens', () => {
-    const train = summarize('train_loss', series(Array.from({ length: 50 }, (_, i) => 1 / (i + 1))), { windowSteps: 20 });
-    const val = summarize('val_loss', series(Array.from({ length: 50 }, (_, i) => (i < 25 ? 1 - i / 50 : 0.5 + (i - 25) / 50))), { windowSteps: 20 });
+    const train = summarize('train_loss', series(Array.from({ length: 50 }, (_, i) => 1 / (i + 1))), {
+      windowSteps: 20,
+    });
+    const val = summarize(
+      'val_loss',
+      series(Array.from({ length: 50 }, (_, i) => (i < 25 ? 1 - i / 50 : 0.5 + (i - 25) / 50))),
+      { windowSteps: 20 },
+    );
     expect(overfitting(train, val)).toBe(true);
     expect(overfitting(train, train)).toBe(false);
   });

@@ -80,7 +80,11 @@ const ref = (p: Point | undefined): PointRef | null =>
   p ? { step: p.step, value: isUsable(p.value) ? p.value : null } : null;
 
 /** Summarizes a series already sorted by step. */
-export function summarize(key: string, points: readonly Point[], options: SummaryOptions = {}): SeriesSummary {
+export function summarize(
+  key: string,
+  points: readonly Point[],
+  options: SummaryOptions = {},
+): SeriesSummary {
   const inferred = inferGoal(key);
   const goal = options.goal ?? inferred.goal;
   const better = (a: number, b: number) => (goal === 'minimize' ? a < b : a > b);
@@ -221,7 +225,13 @@ export function trainingTwin(key: string, existing: readonly string[]): string |
   const match = /^(val|valid|validation|eval|test)([_/.-])(.+)$/i.exec(key);
   if (!match) return undefined;
   const [, , sep, rest] = match;
-  const candidates = [`train${sep}${rest}`, `training${sep}${rest}`, `train_${rest}`, `train/${rest}`, `${rest}`];
+  const candidates = [
+    `train${sep}${rest}`,
+    `training${sep}${rest}`,
+    `train_${rest}`,
+    `train/${rest}`,
+    `${rest}`,
+  ];
   return candidates.find((c) => c !== key && existing.includes(c));
 }
 

@@ -33,7 +33,9 @@ describe('the tool list', () => {
   });
 
   it('marks exactly the alias writes destructive and the tag write as a reversible write', () => {
-    const writes = tools.filter((t) => !t.annotations.readOnlyHint).map((t) => [t.name, t.annotations.destructiveHint]);
+    const writes = tools
+      .filter((t) => !t.annotations.readOnlyHint)
+      .map((t) => [t.name, t.annotations.destructiveHint]);
     expect(writes).toEqual([
       ['mlflow_set_run_tag', false],
       ['mlflow_set_model_alias', true],

@@ -1,10 +1,5 @@
-import {
-  type AnyTool,
-  createMcpServer,
-  type RegisterOptions,
-  type ServerProgram,
-} from '@nightshift/mcp-kit';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { type AnyTool, createMcpServer, type RegisterOptions, type ServerProgram } from '@nightshift/mcp-kit';
 import { mlflowEnv, mlflowSecrets } from './config.ts';
 import { createMlflowDeps, type MlflowDeps } from './mlflow.ts';
 import { artifactTools } from './tools/artifacts.ts';
@@ -13,7 +8,12 @@ import { registryTools } from './tools/registry.ts';
 import { runTools } from './tools/runs.ts';
 
 /** Every tool, in the order clients list them; one array drives registration, docs and filters. */
-export const tools: readonly AnyTool<MlflowDeps>[] = [...runTools, ...metricTools, ...artifactTools, ...registryTools];
+export const tools: readonly AnyTool<MlflowDeps>[] = [
+  ...runTools,
+  ...metricTools,
+  ...artifactTools,
+  ...registryTools,
+];
 
 /** The whole server as data; `runServer(program)` serves it. */
 export const program: ServerProgram<typeof mlflowEnv, MlflowDeps> = {

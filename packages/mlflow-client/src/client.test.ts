@@ -199,7 +199,9 @@ describe.skipIf(!uri)('MlflowClient against a real MLflow server', () => {
       params: [{ key: 'arch', value: 'yolo' }],
     });
     expect(model.info.model_id).toMatch(/^m-/);
-    expect((await client.getLoggedModel(model.info.model_id)).info.name).toBe('detector');
+    const fetched = await client.getLoggedModel(model.info.model_id);
+    expect(fetched.info.name).toBe('detector');
+    expect(fetched.data.params).toEqual([{ key: 'arch', value: 'yolo' }]);
     const found = await client.searchLoggedModels({ experimentIds: [experimentId] });
     expect(found.items.map((m) => m.info.model_id)).toContain(model.info.model_id);
   });

@@ -137,9 +137,10 @@ export const loggedModelSchema = z.object({
     source_run_id: z.string().optional(),
     model_type: z.string().optional(),
     tags: keyValues,
-    params: keyValues,
   }),
-  data: z.object({ metrics: z.array(metricSchema).default([]) }).default({ metrics: [] }),
+  data: z
+    .object({ params: keyValues, metrics: z.array(metricSchema).default([]) })
+    .default({ params: [], metrics: [] }),
 });
 export type LoggedModel = z.output<typeof loggedModelSchema>;
 

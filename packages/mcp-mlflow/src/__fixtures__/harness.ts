@@ -18,13 +18,26 @@ export async function connect(deps: MlflowDeps = createMlflowDeps({ MLFLOW_TRACK
   return connectInMemory(createServer(deps));
 }
 
-export async function call(client: Client, name: string, args: Record<string, unknown>) {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult & {
-    structuredContent?: Record<string, unknown>;
+export interface ToolResult {
+  content: CallToolResult['content'];
+  isError?: boolean | undefined;
+  structuredContent: Record<string, unknown>;
+}
+
+export async function call(client: Client, name: string, args: Record<string, unknown>): Promise<ToolResult> {
+  // Reading a 100k-point history from a busy two-core MLflow server takes a while.
+  const result = (await client.callTool({ name, arguments: args }, undefined, {
+    timeout: 170_000,
+  })) as CallToolResult;
+  // Error results carry no structured content; an empty object keeps assertions simple.
+  return {
+    content: result.content,
+    isError: result.isError,
+    structuredContent: (result.structuredContent ?? {}) as Record<string, unknown>,
   };
 }
 
-export const textOf = (result: CallToolResult) =>
+export const textOf = (result: Pick<CallToolResult, 'content'>) =>
   result.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
 
 /** Logs `points` as metric `key` in batches of 1000 (MLflow's per-call limit). */

@@ -12,7 +12,10 @@ const listArtifacts = defineMlflowTool({
   toolset: 'artifacts',
   input: z.object({
     run_id: runIdInput,
-    path: z.string().optional().describe('Directory inside the run’s artifacts, e.g. "checkpoints"; omit for the top'),
+    path: z
+      .string()
+      .optional()
+      .describe('Directory inside the run’s artifacts, e.g. "checkpoints"; omit for the top'),
     limit: z.number().int().min(1).max(500).default(100).describe('Entries per page (default 100)'),
     cursor: cursorInput,
   }),
@@ -79,7 +82,13 @@ const readArtifact = defineMlflowTool({
   input: z.object({
     run_id: runIdInput,
     path: z.string().min(1).describe('File path inside the run’s artifacts, e.g. "config/train.yaml"'),
-    max_bytes: z.number().int().min(256).max(262_144).default(16_384).describe('At most this many bytes (default 16384)'),
+    max_bytes: z
+      .number()
+      .int()
+      .min(256)
+      .max(262_144)
+      .default(16_384)
+      .describe('At most this many bytes (default 16384)'),
     from: z.enum(['start', 'end']).default('start').describe('Read the start of the file, or its end (logs)'),
   }),
   output: z.object({
@@ -130,7 +139,14 @@ const readArtifact = defineMlflowTool({
         : `\n[… cut at ${bytes.length} bytes; raise max_bytes or read from="end"]`
       : '';
     return {
-      structured: { runId: input.run_id, path: input.path, text, bytesReturned: bytes.length, truncated, from: input.from },
+      structured: {
+        runId: input.run_id,
+        path: input.path,
+        text,
+        bytesReturned: bytes.length,
+        truncated,
+        from: input.from,
+      },
       text: input.from === 'end' ? note + text : text + note,
     };
   },

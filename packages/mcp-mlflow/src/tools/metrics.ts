@@ -25,7 +25,10 @@ const summarySchema = z.object({
   key: z.string(),
   goal: goalEnum,
   goalInferred: z.boolean(),
-  pointsExisting: z.number().nullable().describe('How many points the run has for this key (null when not counted)'),
+  pointsExisting: z
+    .number()
+    .nullable()
+    .describe('How many points the run has for this key (null when not counted)'),
   pointsRead: z.number(),
   pointsReturned: z.number(),
   exact: z.boolean().describe('True when every point was read (statistics are exact)'),
@@ -59,7 +62,11 @@ const summarySchema = z.object({
 type KeySummary = z.input<typeof summarySchema>;
 
 const fmt = (v: number | null | undefined) =>
-  v === null || v === undefined ? 'n/a' : Number.isInteger(v) ? String(v) : Number(v.toPrecision(5)).toString();
+  v === null || v === undefined
+    ? 'n/a'
+    : Number.isInteger(v)
+      ? String(v)
+      : Number(v.toPrecision(5)).toString();
 
 async function readSeries(
   client: MlflowClient,
@@ -72,13 +79,22 @@ async function readSeries(
   onPage?: (read: number) => Promise<void>,
 ): Promise<{ points: Point[]; complete: boolean }> {
   if (mode === 'sampled') {
-    const sampled = await client.getSampledMetricHistory({ runIds: [runId], key, maxResults: sampledPoints, signal });
+    const sampled = await client.getSampledMetricHistory({
+      runIds: [runId],
+      key,
+      maxResults: sampledPoints,
+      signal,
+    });
     return {
       points: sortPoints(sampled.map((m) => ({ step: m.step, value: m.value, timestamp: m.timestamp }))),
       complete: false,
     };
   }
-  const read = await readFullHistory(client, runId, key, { maxPoints: maxRead, signal, ...(onPage ? { onPage } : {}) });
+  const read = await readFullHistory(client, runId, key, {
+    maxPoints: maxRead,
+    signal,
+    ...(onPage ? { onPage } : {}),
+  });
   return { points: read.points, complete: read.complete };
 }
 
@@ -94,9 +110,21 @@ const summarizeMetricHistory = defineMlflowTool({
   toolset: 'metrics',
   input: z.object({
     run_id: runIdInput,
-    metric_keys: z.array(z.string().min(1)).min(1).max(10).describe('Metric keys, e.g. ["train_loss", "val_loss"]'),
-    max_points: z.number().int().min(2).max(500).default(100).describe('Series length cap per key (default 100)'),
-    goal: goalEnum.optional().describe('Whether lower or higher is better for all keys; inferred from names when omitted'),
+    metric_keys: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(10)
+      .describe('Metric keys, e.g. ["train_loss", "val_loss"]'),
+    max_points: z
+      .number()
+      .int()
+      .min(2)
+      .max(500)
+      .default(100)
+      .describe('Series length cap per key (default 100)'),
+    goal: goalEnum
+      .optional()
+      .describe('Whether lower or higher is better for all keys; inferred from names when omitted'),
     window_steps: z
       .number()
       .int()
@@ -112,7 +140,9 @@ const summarizeMetricHistory = defineMlflowTool({
     mode: z
       .enum(['exact', 'sampled'])
       .default('exact')
-      .describe("'exact' pages the full history; 'sampled' asks the server for a sample (fast, extremes approximate)"),
+      .describe(
+        "'exact' pages the full history; 'sampled' asks the server for a sample (fast, extremes approximate)",
+      ),
     max_points_read: z
       .number()
       .int()
@@ -180,9 +210,16 @@ const summarizeMetricHistory = defineMlflowTool({
             ctx.signal,
           );
           // The twin is compared over the validation metric's window, in steps.
-          trainSummary = summarize(twin, twinRead.points, { ...options, windowSteps: summary.trend.windowSteps });
+          trainSummary = summarize(twin, twinRead.points, {
+            ...options,
+            windowSteps: summary.trend.windowSteps,
+          });
         }
-        overfit = { flag: overfitting(trainSummary, summary), trainKey: twin, trainTrend: trainSummary.trend.direction };
+        overfit = {
+          flag: overfitting(trainSummary, summary),
+          trainKey: twin,
+          trainTrend: trainSummary.trend.direction,
+        };
       }
       const series = downsample(points, input.max_points);
       summaries.push({
@@ -207,10 +244,14 @@ const summarizeMetricHistory = defineMlflowTool({
     const text = summaries
       .map((s) => {
         const flags = [
-          s.plateau.flag ? `PLATEAU (improved ${fmt((s.plateau.relativeImprovement ?? 0) * 100)}% over last ${s.plateau.windowSteps} steps)` : '',
+          s.plateau.flag
+            ? `PLATEAU (improved ${fmt((s.plateau.relativeImprovement ?? 0) * 100)}% over last ${s.plateau.windowSteps} steps)`
+            : '',
           s.nonFiniteCount ? `NON-FINITE x${s.nonFiniteCount} (first at step ${s.firstNonFiniteStep})` : '',
           s.diverging ? `DIVERGING: ${s.divergenceReason}` : '',
-          s.overfitting?.flag ? `OVERFITTING (${s.overfitting.trainKey} ${s.overfitting.trainTrend}, ${s.key} worsening)` : '',
+          s.overfitting?.flag
+            ? `OVERFITTING (${s.overfitting.trainKey} ${s.overfitting.trainTrend}, ${s.key} worsening)`
+            : '',
         ].filter(Boolean);
         const counts = `${s.pointsExisting ?? `≥${s.pointsRead}`} points, ${s.pointsRead} read, ${s.pointsReturned} returned${s.exact ? '' : ' (not exact)'}`;
         const at = (r: { step: number; value: number | null } | null | undefined) =>
@@ -262,7 +303,9 @@ const compareRuns = defineMlflowTool({
   }),
   output: z.object({
     runs: z.array(runRowSchema),
-    differingParams: z.array(z.object({ key: z.string(), values: z.record(z.string(), z.string().nullable()) })),
+    differingParams: z.array(
+      z.object({ key: z.string(), values: z.record(z.string(), z.string().nullable()) }),
+    ),
     identicalParamCount: z.number(),
     metrics: z.array(
       z.object({
@@ -270,7 +313,13 @@ const compareRuns = defineMlflowTool({
         goal: goalEnum,
         values: z.record(
           z.string(),
-          z.object({ final: z.number().nullable(), best: z.number().nullable(), bestStep: z.number().nullable() }).nullable(),
+          z
+            .object({
+              final: z.number().nullable(),
+              best: z.number().nullable(),
+              bestStep: z.number().nullable(),
+            })
+            .nullable(),
         ),
         bestRunId: z.string().nullable(),
       }),
@@ -304,8 +353,15 @@ const compareRuns = defineMlflowTool({
 
     const metrics = [];
     for (const key of keys) {
-      const goal: Goal = input.maximize?.includes(key) ? 'maximize' : input.maximize ? 'minimize' : inferGoal(key).goal;
-      const values: Record<string, { final: number | null; best: number | null; bestStep: number | null } | null> = {};
+      const goal: Goal = input.maximize?.includes(key)
+        ? 'maximize'
+        : input.maximize
+          ? 'minimize'
+          : inferGoal(key).goal;
+      const values: Record<
+        string,
+        { final: number | null; best: number | null; bestStep: number | null } | null
+      > = {};
       let bestRunId: string | null = null;
       let bestValue: number | null = null;
       for (const run of runs) {
@@ -314,11 +370,21 @@ const compareRuns = defineMlflowTool({
           values[run.info.run_id] = null;
           continue;
         }
-        const { points } = await readFullHistory(client, run.info.run_id, key, { maxPoints: 200_000, signal: ctx.signal });
+        const { points } = await readFullHistory(client, run.info.run_id, key, {
+          maxPoints: 200_000,
+          signal: ctx.signal,
+        });
         const summary = summarize(key, points, { goal });
         const best = summary.best?.value ?? null;
-        values[run.info.run_id] = { final: finiteOrNull(latest.value), best, bestStep: summary.best?.step ?? null };
-        if (best !== null && (bestValue === null || (goal === 'minimize' ? best < bestValue : best > bestValue))) {
+        values[run.info.run_id] = {
+          final: finiteOrNull(latest.value),
+          best,
+          bestStep: summary.best?.step ?? null,
+        };
+        if (
+          best !== null &&
+          (bestValue === null || (goal === 'minimize' ? best < bestValue : best > bestValue))
+        ) {
           bestValue = best;
           bestRunId = run.info.run_id;
         }
@@ -330,13 +396,21 @@ const compareRuns = defineMlflowTool({
       `runs: ${runs.map((r) => `${names.get(r.info.run_id)} (${r.info.run_id}, ${r.info.status})`).join(', ')}`,
       differingParams.length
         ? `params that differ: ${differingParams
-            .map((p) => `${p.key}: ${Object.entries(p.values).map(([id, v]) => `${names.get(id)}=${v ?? '—'}`).join(', ')}`)
+            .map(
+              (p) =>
+                `${p.key}: ${Object.entries(p.values)
+                  .map(([id, v]) => `${names.get(id)}=${v ?? '—'}`)
+                  .join(', ')}`,
+            )
             .join('; ')}`
         : 'params: all identical',
       ...metrics.map(
         (m) =>
           `${m.key} (${m.goal}): ${Object.entries(m.values)
-            .map(([id, v]) => `${names.get(id)} final ${fmt(v?.final)} best ${fmt(v?.best)}@${v?.bestStep ?? '-'}`)
+            .map(
+              ([id, v]) =>
+                `${names.get(id)} final ${fmt(v?.final)} best ${fmt(v?.best)}@${v?.bestStep ?? '-'}`,
+            )
             .join('; ')} → best ${m.bestRunId ? names.get(m.bestRunId) : 'n/a'}`,
       ),
     ].join('\n');
@@ -361,7 +435,11 @@ const plotMetrics = defineMlflowTool({
   toolset: 'metrics',
   input: z.object({
     run_ids: z.array(z.string().min(1)).min(1).max(10).describe('Runs to plot'),
-    metric_keys: z.array(z.string().min(1)).min(1).max(4).describe('Metrics to plot, one line per run and metric'),
+    metric_keys: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(4)
+      .describe('Metrics to plot, one line per run and metric'),
     max_points: z.number().int().min(10).max(1000).default(300).describe('Points per line (default 300)'),
     log_y: z.boolean().default(false).describe('Logarithmic y axis (positive values only)'),
     width: z.number().int().min(320).max(1600).default(800).describe('Image width in pixels'),
@@ -378,7 +456,9 @@ const plotMetrics = defineMlflowTool({
         last: pointRef,
       }),
     ),
-    missing: z.array(z.object({ runId: z.string(), key: z.string() })).describe('Run/metric pairs with no data'),
+    missing: z
+      .array(z.object({ runId: z.string(), key: z.string() }))
+      .describe('Run/metric pairs with no data'),
     width: z.number(),
     height: z.number(),
     bytes: z.number(),
@@ -401,7 +481,9 @@ const plotMetrics = defineMlflowTool({
       });
       for (const id of ids) {
         const points = sortPoints(
-          sampled.filter((m) => m.run_id === id).map((m) => ({ step: m.step, value: m.value, timestamp: m.timestamp })),
+          sampled
+            .filter((m) => m.run_id === id)
+            .map((m) => ({ step: m.step, value: m.value, timestamp: m.timestamp })),
         );
         if (points.length === 0) missing.push({ runId: id, key });
         else lines.push({ runId: id, key, points: downsample(points, input.max_points) });
@@ -409,7 +491,11 @@ const plotMetrics = defineMlflowTool({
     }
     if (lines.length === 0) {
       const known = [...new Set(runs.flatMap((r) => r.data.metrics.map((m) => m.key)))].sort();
-      throw notFound(`data for ${input.metric_keys.join(', ')} in these runs`, known, 'Those are the metric keys they have.');
+      throw notFound(
+        `data for ${input.metric_keys.join(', ')} in these runs`,
+        known,
+        'Those are the metric keys they have.',
+      );
     }
     const label = (l: { runId: string; key: string }) =>
       `${names.get(l.runId) ?? l.runId.slice(0, 8)}${input.metric_keys.length > 1 ? ` ${l.key}` : ''}`;
@@ -438,7 +524,13 @@ const plotMetrics = defineMlflowTool({
       };
     });
     return {
-      structured: { lines: structuredLines, missing, width: input.width, height: input.height, bytes: png.length },
+      structured: {
+        lines: structuredLines,
+        missing,
+        width: input.width,
+        height: input.height,
+        bytes: png.length,
+      },
       text:
         `Chart of ${input.metric_keys.join(', ')} for ${lines.length} line(s): ` +
         structuredLines.map((l) => `${label(l)} ${l.color}`).join(', ') +

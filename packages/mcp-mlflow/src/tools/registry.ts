@@ -2,14 +2,19 @@ import { notFound, ToolError } from '@nightshift/mcp-kit';
 import { type MlflowClient, MlflowError, type ModelVersion } from '@nightshift/mlflow-client';
 import { z } from 'zod';
 import { defineMlflowTool } from '../mlflow.ts';
-import { cursorFrom, cursorInput, experimentRefs, finiteOrNull, iso, pageTokenFrom, resolveExperiments, tagsToRecord } from './shared.ts';
+import {
+  cursorFrom,
+  cursorInput,
+  experimentRefs,
+  finiteOrNull,
+  iso,
+  pageTokenFrom,
+  resolveExperiments,
+  tagsToRecord,
+} from './shared.ts';
 
 const modelName = z.string().min(1).describe('Registered model name');
-const aliasInput = z
-  .string()
-  .min(1)
-  .max(255)
-  .describe('Alias, e.g. "champion" or "production"');
+const aliasInput = z.string().min(1).max(255).describe('Alias, e.g. "champion" or "production"');
 
 const versionSchema = z.object({
   name: z.string(),
@@ -49,7 +54,10 @@ const searchRegisteredModels = defineMlflowTool({
     "Filter with MLflow's grammar, e.g. \"name LIKE '%detector%'\".",
   toolset: 'registry',
   input: z.object({
-    filter: z.string().optional().describe("MLflow filter, e.g. \"name LIKE '%detector%'\" or \"tags.team = 'vision'\""),
+    filter: z
+      .string()
+      .optional()
+      .describe('MLflow filter, e.g. "name LIKE \'%detector%\'" or "tags.team = \'vision\'"'),
     limit: z.number().int().min(1).max(100).default(20).describe('Models per page (default 20)'),
     cursor: cursorInput,
   }),
@@ -59,7 +67,9 @@ const searchRegisteredModels = defineMlflowTool({
         name: z.string(),
         description: z.string().nullable(),
         aliases: z.record(z.string(), z.string()),
-        latestVersions: z.array(z.object({ version: z.string(), status: z.string().nullable(), runId: z.string().nullable() })),
+        latestVersions: z.array(
+          z.object({ version: z.string(), status: z.string().nullable(), runId: z.string().nullable() }),
+        ),
         lastUpdated: z.string().nullable(),
         tags: z.record(z.string(), z.string()),
       }),
@@ -67,7 +77,7 @@ const searchRegisteredModels = defineMlflowTool({
     nextCursor: z.string().optional(),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  hints: { invalid: "Registry filters support name and tags, e.g. \"name LIKE '%yolo%'\"." },
+  hints: { invalid: 'Registry filters support name and tags, e.g. "name LIKE \'%yolo%\'".' },
   async handler(input, deps, ctx) {
     const page = await deps.mlflow().searchRegisteredModels({
       filter: input.filter,
@@ -80,7 +90,9 @@ const searchRegisteredModels = defineMlflowTool({
       name: m.name,
       description: m.description ? m.description.slice(0, 300) : null,
       aliases: Object.fromEntries(m.aliases.map((a) => [a.alias, a.version])),
-      latestVersions: m.latest_versions.slice(0, 5).map((v) => ({ version: v.version, status: v.status ?? null, runId: v.run_id || null })),
+      latestVersions: m.latest_versions
+        .slice(0, 5)
+        .map((v) => ({ version: v.version, status: v.status ?? null, runId: v.run_id || null })),
       lastUpdated: iso(m.last_updated_timestamp),
       tags: tagsToRecord(m.tags, false, 10),
     }));
@@ -94,7 +106,9 @@ const searchRegisteredModels = defineMlflowTool({
               .map(
                 (m) =>
                   `${m.name}: versions ${m.latestVersions.map((v) => v.version).join(', ') || 'none'}; aliases ${
-                    Object.entries(m.aliases).map(([a, v]) => `${a}→${v}`).join(', ') || 'none'
+                    Object.entries(m.aliases)
+                      .map(([a, v]) => `${a}→${v}`)
+                      .join(', ') || 'none'
                   }`,
               )
               .join('\n') + (nextCursor ? `\nmore: cursor ${nextCursor}` : ''),
@@ -103,14 +117,19 @@ const searchRegisteredModels = defineMlflowTool({
 });
 
 async function versionsOf(client: MlflowClient, name: string, signal: AbortSignal): Promise<string[]> {
-  const page = await client.searchModelVersions({ filter: `name = '${name.replaceAll("'", "\\'")}'`, maxResults: 50, signal });
+  const page = await client.searchModelVersions({
+    filter: `name = '${name.replaceAll("'", "\\'")}'`,
+    maxResults: 50,
+    signal,
+  });
   return page.items.map((v) => v.version);
 }
 
 const getModelVersion = defineMlflowTool({
   name: 'mlflow_get_model_version',
   title: 'Get a model version',
-  description: 'One registered model version: aliases, status, source run, logged model id, description and tags.',
+  description:
+    'One registered model version: aliases, status, source run, logged model id, description and tags.',
   toolset: 'registry',
   input: z.object({ name: modelName, version: z.string().min(1).describe('Version number, e.g. "3"') }),
   output: z.object({ version: versionSchema }),
@@ -174,7 +193,10 @@ const searchLoggedModels = defineMlflowTool({
   toolset: 'registry',
   input: z.object({
     experiments: experimentRefs,
-    filter: z.string().optional().describe("MLflow filter, e.g. \"metrics.accuracy > 0.9\" or \"name = 'detector'\""),
+    filter: z
+      .string()
+      .optional()
+      .describe('MLflow filter, e.g. "metrics.accuracy > 0.9" or "name = \'detector\'"'),
     limit: z.number().int().min(1).max(100).default(20).describe('Models per page (default 20)'),
     cursor: cursorInput,
   }),
@@ -197,7 +219,7 @@ const searchLoggedModels = defineMlflowTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   hints: {
     notFound: 'This server may predate MLflow 3 (no logged models); use mlflow_search_registered_models.',
-    invalid: "Logged-model filters look like \"metrics.accuracy > 0.9 AND params.arch = 'yolo'\".",
+    invalid: 'Logged-model filters look like "metrics.accuracy > 0.9 AND params.arch = \'yolo\'".',
   },
   async handler(input, deps, ctx) {
     const client = deps.mlflow();
@@ -218,7 +240,7 @@ const searchLoggedModels = defineMlflowTool({
       sourceRunId: m.info.source_run_id || null,
       modelType: m.info.model_type || null,
       created: iso(m.info.creation_timestamp_ms),
-      params: tagsToRecord(m.info.params, true, 20),
+      params: tagsToRecord(m.data.params, true, 20),
       metrics: Object.fromEntries(m.data.metrics.slice(0, 20).map((x) => [x.key, finiteOrNull(x.value)])),
     }));
     const nextCursor = cursorFrom(page.nextPageToken);
@@ -265,16 +287,23 @@ const setModelAlias = defineMlflowTool({
     previousVersion: z.string().nullable(),
   }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  hints: { notFound: modelHint, invalid: 'Aliases are letters, digits, _ and -; "latest" and v<number> are reserved.' },
+  hints: {
+    notFound: modelHint,
+    invalid: 'Aliases are letters, digits, _ and -; "latest" and v<number> are reserved.',
+  },
   async handler(input, deps, ctx) {
     const client = deps.mlflow();
     const { version: current } = await currentAliasVersion(client, input.name, input.alias, ctx.signal);
-    if (current !== input.expected_current_version) throw moved(input.name, input.alias, input.expected_current_version, current);
+    if (current !== input.expected_current_version)
+      throw moved(input.name, input.alias, input.expected_current_version, current);
     try {
       await client.getModelVersion(input.name, input.version, { signal: ctx.signal });
     } catch (error) {
       if (MlflowError.isInstance(error) && error.kind === 'not_found') {
-        throw notFound(`version ${input.version} of model "${input.name}"`, await versionsOf(client, input.name, ctx.signal));
+        throw notFound(
+          `version ${input.version} of model "${input.name}"`,
+          await versionsOf(client, input.name, ctx.signal),
+        );
       }
       throw error;
     }
@@ -299,7 +328,9 @@ const deleteModelAlias = defineMlflowTool({
     expected_current_version: z
       .string()
       .min(1)
-      .describe('The version the alias points at now, as last seen with mlflow_resolve_model_alias; if it moved, nothing changes'),
+      .describe(
+        'The version the alias points at now, as last seen with mlflow_resolve_model_alias; if it moved, nothing changes',
+      ),
   }),
   output: z.object({ name: z.string(), alias: z.string(), previousVersion: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
@@ -307,7 +338,8 @@ const deleteModelAlias = defineMlflowTool({
   async handler(input, deps, ctx) {
     const client = deps.mlflow();
     const { version: current } = await currentAliasVersion(client, input.name, input.alias, ctx.signal);
-    if (current !== input.expected_current_version) throw moved(input.name, input.alias, input.expected_current_version, current);
+    if (current !== input.expected_current_version)
+      throw moved(input.name, input.alias, input.expected_current_version, current);
     await client.deleteRegisteredModelAlias(input.name, input.alias, { signal: ctx.signal });
     return {
       structured: { name: input.name, alias: input.alias, previousVersion: current },

@@ -74,7 +74,10 @@ describe.skipIf(!mlflowUri)('runs tools against a real MLflow server', () => {
       ],
     });
     const quiet = await make('active-quiet', now - 3 * 3600_000);
-    await seed.logBatch({ runId: quiet, metrics: [{ key: 'loss', value: 0.9, timestamp: now - 2 * 3600_000, step: 1 }] });
+    await seed.logBatch({
+      runId: quiet,
+      metrics: [{ key: 'loss', value: 0.9, timestamp: now - 2 * 3600_000, step: 1 }],
+    });
     ({ client, close } = await connect());
   }, 120_000);
   afterAll(async () => close?.());
@@ -83,16 +86,16 @@ describe.skipIf(!mlflowUri)('runs tools against a real MLflow server', () => {
     it('lists experiments by name and pages with a cursor', async () => {
       const result = await call(client, 'mlflow_list_experiments', { name_contains: experimentName });
       expect(result.isError).toBeFalsy();
-      expect(result.structuredContent?.experiments).toEqual([
+      expect(result.structuredContent.experiments).toEqual([
         expect.objectContaining({ id: experimentId, name: experimentName }),
       ]);
       const first = await call(client, 'mlflow_list_experiments', { limit: 1 });
-      expect(first.structuredContent?.nextCursor).toEqual(expect.any(String));
+      expect(first.structuredContent.nextCursor).toEqual(expect.any(String));
       const second = await call(client, 'mlflow_list_experiments', {
         limit: 1,
-        cursor: first.structuredContent?.nextCursor,
+        cursor: first.structuredContent.nextCursor,
       });
-      expect(second.structuredContent?.experiments).not.toEqual(first.structuredContent?.experiments);
+      expect(second.structuredContent.experiments).not.toEqual(first.structuredContent.experiments);
     });
 
     it('refuses a cursor it did not issue', async () => {
@@ -112,7 +115,7 @@ describe.skipIf(!mlflowUri)('runs tools against a real MLflow server', () => {
         params: ['lr'],
       });
       expect(result.isError).toBeFalsy();
-      const rows = result.structuredContent?.runs as Array<Record<string, unknown>>;
+      const rows = result.structuredContent.runs as Array<Record<string, unknown>>;
       expect(rows.map((r) => r.runName)).toEqual(['tuned', 'baseline']);
       expect(rows[0]).toMatchObject({ status: 'FINISHED', metrics: { acc: 0.83 }, params: { lr: '0.01' } });
       expect(rows[0]?.durationSeconds).toBe(3600);
@@ -120,7 +123,10 @@ describe.skipIf(!mlflowUri)('runs tools against a real MLflow server', () => {
     });
 
     it('passes MLflow’s message for a bad filter through with the grammar', async () => {
-      const result = await call(client, 'mlflow_search_runs', { experiments: [experimentId], filter: 'metrics.acc >>> 1' });
+      const result = await call(client, 'mlflow_search_runs', {
+        experiments: [experimentId],
+        filter: 'metrics.acc >>> 1',
+      });
       expect(result.isError).toBe(true);
       expect(textOf(result)).toMatch(/Invalid comparator '>>>'/);
       expect(textOf(result)).toMatch(/single quotes/);
@@ -142,7 +148,9 @@ describe.skipIf(!mlflowUri)('runs tools against a real MLflow server', () => {
       expect(s.latestMetrics).toEqual({ acc: { value: 0.71, step: 9 } });
       expect(s.tags).toEqual({ team: 'vision' });
       expect(s.note).toBe('the first try');
-      expect(s.datasets).toEqual([{ name: 'coco-mini', digest: 'abc123', context: 'train', sourceType: 'local' }]);
+      expect(s.datasets).toEqual([
+        { name: 'coco-mini', digest: 'abc123', context: 'train', sourceType: 'local' },
+      ]);
       expect((s.childRuns as Array<{ runName: string }>).map((c) => c.runName)).toEqual(['baseline-fold-1']);
       expect(s.artifacts).toEqual([{ path: 'config.yaml', isDir: false, size: 8 }]);
     });
@@ -158,7 +166,7 @@ describe.skipIf(!mlflowUri)('runs tools against a real MLflow server', () => {
     it('shows running runs with progress and flags the quiet one', async () => {
       const result = await call(client, 'mlflow_list_active_runs', { experiments: [experimentName] });
       expect(result.isError).toBeFalsy();
-      const rows = result.structuredContent?.runs as Array<Record<string, unknown>>;
+      const rows = result.structuredContent.runs as Array<Record<string, unknown>>;
       const byName = Object.fromEntries(rows.map((r) => [r.runName, r]));
       expect(Object.keys(byName).sort()).toEqual(['active-fresh', 'active-quiet']);
       expect(byName['active-fresh']).toMatchObject({
@@ -182,29 +190,40 @@ describe.skipIf(!mlflowUri)('runs tools against a real MLflow server', () => {
   describe('mlflow_find_run', () => {
     it('finds by partial id, by name, and the latest FAILED run in an experiment', async () => {
       const tuned = runs.tuned as string;
-      const byPrefix = await call(client, 'mlflow_find_run', { query: tuned.slice(0, 10), experiment: experimentName });
-      expect(byPrefix.structuredContent?.matches).toEqual([
+      const byPrefix = await call(client, 'mlflow_find_run', {
+        query: tuned.slice(0, 10),
+        experiment: experimentName,
+      });
+      expect(byPrefix.structuredContent.matches).toEqual([
         expect.objectContaining({ runId: tuned, matchedBy: 'run id prefix' }),
       ]);
       const byFullId = await call(client, 'mlflow_find_run', { query: tuned });
-      expect(byFullId.structuredContent?.matches).toEqual([expect.objectContaining({ runId: tuned, matchedBy: 'run id' })]);
-      const byName = await call(client, 'mlflow_find_run', { query: 'baseline', experiment: experimentName });
-      const names = (byName.structuredContent?.matches as Array<{ runName: string; matchedBy: string }>).map((m) => [
-        m.runName,
-        m.matchedBy,
+      expect(byFullId.structuredContent.matches).toEqual([
+        expect.objectContaining({ runId: tuned, matchedBy: 'run id' }),
       ]);
+      const byName = await call(client, 'mlflow_find_run', { query: 'baseline', experiment: experimentName });
+      const names = (byName.structuredContent.matches as Array<{ runName: string; matchedBy: string }>).map(
+        (m) => [m.runName, m.matchedBy],
+      );
       expect(names).toEqual([
         ['baseline', 'run name'],
         ['baseline-fold-1', 'partial run name'],
       ]);
-      const failed = await call(client, 'mlflow_find_run', { experiment: experimentName, status: 'FAILED', limit: 1 });
-      expect(failed.structuredContent?.matches).toEqual([
+      const failed = await call(client, 'mlflow_find_run', {
+        experiment: experimentName,
+        status: 'FAILED',
+        limit: 1,
+      });
+      expect(failed.structuredContent.matches).toEqual([
         expect.objectContaining({ runId: runs.crashed, matchedBy: 'latest FAILED run' }),
       ]);
     });
 
     it('says what to try when nothing matches, and asks for something to look for', async () => {
-      const none = await call(client, 'mlflow_find_run', { query: 'zzz-no-such-run', experiment: experimentName });
+      const none = await call(client, 'mlflow_find_run', {
+        query: 'zzz-no-such-run',
+        experiment: experimentName,
+      });
       expect(none.isError).toBe(true);
       expect(textOf(none)).toMatch(/No run matches "zzz-no-such-run".*mlflow_search_runs/);
       const empty = await call(client, 'mlflow_find_run', {});
@@ -216,10 +235,23 @@ describe.skipIf(!mlflowUri)('runs tools against a real MLflow server', () => {
   describe('mlflow_set_run_tag', () => {
     it('sets a tag and reports the previous value', async () => {
       const runId = runs.tuned as string;
-      const first = await call(client, 'mlflow_set_run_tag', { run_id: runId, key: 'review', value: 'promising' });
-      expect(first.structuredContent).toEqual({ runId, key: 'review', value: 'promising', previousValue: null });
-      const second = await call(client, 'mlflow_set_run_tag', { run_id: runId, key: 'review', value: 'checked' });
-      expect(second.structuredContent?.previousValue).toBe('promising');
+      const first = await call(client, 'mlflow_set_run_tag', {
+        run_id: runId,
+        key: 'review',
+        value: 'promising',
+      });
+      expect(first.structuredContent).toEqual({
+        runId,
+        key: 'review',
+        value: 'promising',
+        previousValue: null,
+      });
+      const second = await call(client, 'mlflow_set_run_tag', {
+        run_id: runId,
+        key: 'review',
+        value: 'checked',
+      });
+      expect(second.structuredContent.previousValue).toBe('promising');
       expect((await seed.getRun(runId)).data.tags).toContainEqual({ key: 'review', value: 'checked' });
     });
 

@@ -29,7 +29,10 @@ const listExperiments = defineMlflowTool({
     'Use it to learn experiment names for the other tools.',
   toolset: 'runs',
   input: z.object({
-    name_contains: z.string().optional().describe('Only experiments whose name contains this (case-insensitive)'),
+    name_contains: z
+      .string()
+      .optional()
+      .describe('Only experiments whose name contains this (case-insensitive)'),
     limit: z.number().int().min(1).max(200).default(50).describe('Experiments per page (default 50)'),
     cursor: cursorInput,
   }),
@@ -47,7 +50,9 @@ const listExperiments = defineMlflowTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(input, deps, ctx) {
     const page = await deps.mlflow().searchExperiments({
-      filter: input.name_contains ? `name ILIKE '%${input.name_contains.replaceAll("'", "\\'")}%'` : undefined,
+      filter: input.name_contains
+        ? `name ILIKE '%${input.name_contains.replaceAll("'", "\\'")}%'`
+        : undefined,
       orderBy: ['last_update_time DESC'],
       maxResults: input.limit,
       pageToken: pageTokenFrom(input.cursor),
@@ -84,7 +89,9 @@ const searchRuns = defineMlflowTool({
     filter: z
       .string()
       .optional()
-      .describe("MLflow filter, e.g. \"metrics.val_acc > 0.9 and params.lr = '0.01' and attributes.status = 'FINISHED'\""),
+      .describe(
+        "MLflow filter, e.g. \"metrics.val_acc > 0.9 and params.lr = '0.01' and attributes.status = 'FINISHED'\"",
+      ),
     order_by: z
       .array(z.string())
       .max(3)
@@ -135,7 +142,9 @@ const searchRuns = defineMlflowTool({
     }));
     const nextCursor = cursorFrom(page.nextPageToken);
     const otherMetricKeys = allKeys.filter((k) => !metricColumns.includes(k)).length;
-    const header = ['run_id', 'name', 'status', 'start', 'dur_s', ...metricColumns, ...paramColumns].join('\t');
+    const header = ['run_id', 'name', 'status', 'start', 'dur_s', ...metricColumns, ...paramColumns].join(
+      '\t',
+    );
     const lines = runs.map((r) =>
       [
         r.runId,
@@ -177,7 +186,12 @@ const getRun = defineMlflowTool({
     source: z.object({ name: z.string().nullable(), gitCommit: z.string().nullable() }),
     note: z.string().nullable(),
     datasets: z.array(
-      z.object({ name: z.string(), digest: z.string(), context: z.string().nullable(), sourceType: z.string() }),
+      z.object({
+        name: z.string(),
+        digest: z.string(),
+        context: z.string().nullable(),
+        sourceType: z.string(),
+      }),
     ),
     parentRunId: z.string().nullable(),
     childRuns: z.array(runRowSchema),
@@ -387,7 +401,11 @@ const findRun = defineMlflowTool({
         // Not a run id after all (a name that looks like one): fall through to the search.
       }
     }
-    const experiments = await resolveExperiments(client, input.experiment ? [input.experiment] : undefined, ctx.signal);
+    const experiments = await resolveExperiments(
+      client,
+      input.experiment ? [input.experiment] : undefined,
+      ctx.signal,
+    );
     const ids = experiments.map((e) => e.experiment_id);
     if (ids.length === 0) throw notFound('any experiment', [], 'Log a run to MLflow first.');
     const statusFilter = input.status ? `attributes.status = '${input.status}'` : undefined;
@@ -410,7 +428,11 @@ const findRun = defineMlflowTool({
       scanned += byName.items.length;
       for (const run of byName.items) {
         const name = (run.info.run_name ?? '').toLowerCase();
-        consider(run, name === query.toLowerCase() ? 1 : 3, name === query.toLowerCase() ? 'run name' : 'partial run name');
+        consider(
+          run,
+          name === query.toLowerCase() ? 1 : 3,
+          name === query.toLowerCase() ? 'run name' : 'partial run name',
+        );
       }
       // MLflow's grammar has no prefix match on run ids: scan recent runs (bounded).
       if (/^[0-9a-f]{4,31}$/i.test(query)) {
@@ -437,9 +459,8 @@ const findRun = defineMlflowTool({
         signal: ctx.signal,
       });
       scanned += latest.items.length;
-      latest.items.forEach((run, i) =>
-        consider(run, 10 + i, input.status ? `latest ${input.status} run` : 'latest run'),
-      );
+      for (const [i, run] of latest.items.entries())
+        consider(run, 10 + i, input.status ? `latest ${input.status} run` : 'latest run');
     }
     const ordered = [...matches.values()]
       .sort((a, b) => a.rank - b.rank || (b.run.info.start_time ?? 0) - (a.run.info.start_time ?? 0))
@@ -484,7 +505,10 @@ const setRunTag = defineMlflowTool({
     previousValue: z.string().nullable(),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  hints: { notFound: 'Find the run with mlflow_find_run.', invalid: 'Tag keys may hold letters, digits, _ - . / and spaces.' },
+  hints: {
+    notFound: 'Find the run with mlflow_find_run.',
+    invalid: 'Tag keys may hold letters, digits, _ - . / and spaces.',
+  },
   async handler(input, deps, ctx) {
     if (input.key.startsWith('mlflow.') && input.key !== 'mlflow.note.content') {
       throw new ToolError(

@@ -1,5 +1,11 @@
 import { decodeCursor, encodeCursor, notFound, ToolError } from '@nightshift/mcp-kit';
-import { type Experiment, type KeyValue, type MlflowClient, MlflowError, type Run } from '@nightshift/mlflow-client';
+import {
+  type Experiment,
+  type KeyValue,
+  type MlflowClient,
+  MlflowError,
+  type Run,
+} from '@nightshift/mlflow-client';
 import { z } from 'zod';
 
 /** Shared shapes and helpers for the MLflow tools. */
@@ -32,7 +38,10 @@ export function pageTokenFrom(cursor: string | undefined): string | undefined {
   if (!cursor) return undefined;
   const { pageToken } = decodeCursor<{ pageToken?: unknown }>(cursor);
   if (typeof pageToken !== 'string') {
-    throw new ToolError('invalid_input', 'The cursor is not one this server issued; repeat the call without a cursor.');
+    throw new ToolError(
+      'invalid_input',
+      'The cursor is not one this server issued; repeat the call without a cursor.',
+    );
   }
   return pageToken;
 }
@@ -49,7 +58,10 @@ export async function resolveExperiments(
 ): Promise<Experiment[]> {
   if (!refs || refs.length === 0) {
     const all: Experiment[] = [];
-    for await (const experiment of client.iterateExperiments({ signal, orderBy: ['last_update_time DESC'] })) {
+    for await (const experiment of client.iterateExperiments({
+      signal,
+      orderBy: ['last_update_time DESC'],
+    })) {
       all.push(experiment);
       if (all.length >= cap) break;
     }
