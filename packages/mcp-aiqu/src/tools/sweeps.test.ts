@@ -56,6 +56,7 @@ async function connect(deps: SweepDeps) {
 async function call(name: string, args: Record<string, unknown>): Promise<CallResult> {
   return (await client.callTool({ name, arguments: args })) as CallResult;
 }
+const sweepId = (r: CallResult) => (r.structuredContent as { sweep: { id: string } }).sweep.id;
 const text = (r: CallResult) => r.content.map((c) => c.text ?? '').join('\n');
 
 beforeEach(async () => {
@@ -138,7 +139,7 @@ describe('sweep tools', () => {
 
   it('aiqu_sweep_status lists sweeps and shows one with its best trial first, a page at a time', async () => {
     const started = await call('aiqu_start_sweep', spec);
-    const id = (started.structuredContent?.sweep as { id: string }).id;
+    const id = sweepId(started);
     const losses = [0.5, 0.2, 0.9];
     for (const [i, job] of backend.running().entries()) {
       metrics.report(job.id, 1, losses[i] as number);
@@ -148,7 +149,9 @@ describe('sweep tools', () => {
 
     const list = await call('aiqu_sweep_status', {});
     expect(list.isError).toBeFalsy();
-    expect((list.structuredContent?.sweeps as Array<{ id: string }>).map((s) => s.id)).toEqual([id]);
+    expect((list.structuredContent as { sweeps: Array<{ id: string }> }).sweeps.map((s) => s.id)).toEqual([
+      id,
+    ]);
 
     const first = await call('aiqu_sweep_status', { id, limit: 2 });
     const sweep = first.structuredContent?.sweep as {
@@ -164,12 +167,12 @@ describe('sweep tools', () => {
     expect(cursor).toBeTruthy();
     expect(text(first)).toContain('best val_loss=0.2');
     const second = await call('aiqu_sweep_status', { id, limit: 2, cursor });
-    expect((second.structuredContent?.trials as Array<{ value?: number }>)[0]?.value).toBe(0.9);
+    expect((second.structuredContent as { trials: Array<{ value?: number }> }).trials[0]?.value).toBe(0.9);
   });
 
   it('aiqu_sweep_status says which sweeps exist when the id is unknown, and refuses foreign cursors', async () => {
     const started = await call('aiqu_start_sweep', spec);
-    const id = (started.structuredContent?.sweep as { id: string }).id;
+    const id = sweepId(started);
     const missing = await call('aiqu_sweep_status', { id: 'sw-nope' });
     expect(missing.isError).toBe(true);
     expect(text(missing)).toContain(`sweep sw-nope not found; known: ${id}`);
@@ -180,7 +183,7 @@ describe('sweep tools', () => {
 
   it('aiqu_stop_sweep stops the running trials and is a no-op on an ended sweep', async () => {
     const started = await call('aiqu_start_sweep', spec);
-    const id = (started.structuredContent?.sweep as { id: string }).id;
+    const id = sweepId(started);
     const stopped = await call('aiqu_stop_sweep', { id, reason: 'enough for tonight' });
     expect(stopped.isError).toBeFalsy();
     expect(stopped.structuredContent).toMatchObject({
