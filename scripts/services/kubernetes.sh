@@ -172,6 +172,11 @@ make_certs() {
   printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default\nextendedKeyUsage=serverAuth\n' >"$d/ext.cnf"
   openssl x509 -req -in "$d/apiserver.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
     -extfile "$d/ext.cnf" -out "$d/apiserver.crt" 2>/dev/null
+  # A serving certificate for the tests' stand-in kubelet (pod logs), trusted by the apiserver.
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=nightshift-test-kubelet" -keyout "$d/kubelet.key" \
+    -out "$d/kubelet.csr" 2>/dev/null
+  openssl x509 -req -in "$d/kubelet.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+    -extfile "$d/ext.cnf" -out "$d/kubelet.crt" 2>/dev/null
   openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
   openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
 }
@@ -274,7 +279,8 @@ start() {
   "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
     --tls-cert-file "$RUN_DIR/pki/apiserver.crt" --tls-private-key-file "$RUN_DIR/pki/apiserver.key" \
-    --client-ca-file "$RUN_DIR/pki/ca.crt" \
+    --client-ca-file "$RUN_DIR/pki/ca.crt" --kubelet-certificate-authority "$RUN_DIR/pki/ca.crt" \
+    --kubelet-preferred-address-types InternalIP \
     --service-account-issuer "$SERVER" --service-account-key-file "$RUN_DIR/pki/sa.pub" \
     --service-account-signing-key-file "$RUN_DIR/pki/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC \
@@ -301,6 +307,8 @@ start() {
   echo "NIGHTSHIFT_TEST_KUBECONFIG_LIMITED=$RUN_DIR/aiqu.kubeconfig"
   echo "NIGHTSHIFT_TEST_KUBE_NAMESPACE=$NAMESPACE"
   echo "NIGHTSHIFT_TEST_KUBE_FOREIGN_NAMESPACE=$FOREIGN_NAMESPACE"
+  echo "NIGHTSHIFT_TEST_KUBELET_CERT=$RUN_DIR/pki/kubelet.crt"
+  echo "NIGHTSHIFT_TEST_KUBELET_KEY=$RUN_DIR/pki/kubelet.key"
 }
 
 stop_processes() {
