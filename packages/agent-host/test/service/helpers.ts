@@ -86,10 +86,16 @@ ${options.extra ?? ''}`,
 }
 
 export function serviceConfig(overrides: Record<string, unknown> = {}): ServiceConfig {
+  const { events, ...rest } = overrides;
   return parseServiceConfig({
     listen: { port: 0 },
-    events: { secrets: [eventSecret, rotatedSecret], mlflowSecrets: [mlflowSecret], retryAfter: '1s' },
-    ...overrides,
+    events: {
+      secrets: [eventSecret, rotatedSecret],
+      mlflowSecrets: [mlflowSecret],
+      retryAfter: '1s',
+      ...(events as Record<string, unknown> | undefined),
+    },
+    ...rest,
   });
 }
 

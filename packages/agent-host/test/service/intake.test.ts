@@ -32,7 +32,9 @@ describe('event intake', { timeout: 30_000 }, () => {
 
   it('stores a signed event before answering 202, with its run identity and type', async () => {
     const before = count();
-    const answer = await postEvent(service.url, jobEvent('job.started', 'j-7', 'customer-a/weld'), { id: 'msg_ok' });
+    const answer = await postEvent(service.url, jobEvent('job.started', 'j-7', 'customer-a/weld'), {
+      id: 'msg_ok',
+    });
     expect(answer).toEqual({ status: 202, json: { id: 'job:msg_ok' } });
     // The answer came after the commit: the row is already there.
     const stored = service.store.getEvent('job:msg_ok');
@@ -62,9 +64,13 @@ describe('event intake', { timeout: 30_000 }, () => {
   it('answers 401 and stores nothing for a bad, missing, foreign or stale signature', async () => {
     const before = count();
     const body = jobEvent('job.failed');
-    const bad = await postEvent(service.url, body, { signature: `v1,${Buffer.alloc(32).toString('base64')}` });
+    const bad = await postEvent(service.url, body, {
+      signature: `v1,${Buffer.alloc(32).toString('base64')}`,
+    });
     const missing = await postEvent(service.url, body, { signature: null });
-    const foreign = await postEvent(service.url, body, { secret: `whsec_${Buffer.alloc(24, 7).toString('base64')}` });
+    const foreign = await postEvent(service.url, body, {
+      secret: `whsec_${Buffer.alloc(24, 7).toString('base64')}`,
+    });
     const stale = await postEvent(service.url, body, { timestamp: Math.floor(Date.now() / 1000) - 301 });
     for (const answer of [bad, missing, foreign, stale]) expect(answer.status).toBe(401);
     expect(stale.json.reason).toBe('timestamp outside the tolerance window');
@@ -131,7 +137,10 @@ describe('event intake', { timeout: 30_000 }, () => {
     const before = count();
     expect((await postMlflowEvent(service.url, body, 'not-the-secret')).status).toBe(401);
     // A job signature is not an MLflow signature.
-    const cross = await fetch(`${service.url}/v1/mlflow-events`, { method: 'POST', body: JSON.stringify(body) });
+    const cross = await fetch(`${service.url}/v1/mlflow-events`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+    });
     expect(cross.status).toBe(401);
     expect(count()).toBe(before);
   });
