@@ -130,6 +130,8 @@ database_uri = sqlite:///$RUN_DIR/auth/basic_auth.db
 admin_username = $ADMIN_USER
 admin_password = $admin_password
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+# Without the cache every request pays a PBKDF2 hash check: slow on a busy two-core machine.
+auth_cache_ttl_seconds = 60
 EOF
   MLFLOW_AUTH_CONFIG_PATH="$RUN_DIR/auth/basic_auth.ini" \
     MLFLOW_FLASK_SERVER_SECRET_KEY="nightshift-test-$(date +%s%N)" \

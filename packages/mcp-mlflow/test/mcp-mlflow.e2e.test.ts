@@ -108,7 +108,7 @@ describe('nightshift-mcp-mlflow over stdio', () => {
       }
       for (const result of results) expect(JSON.stringify(result)).not.toContain(password);
       expect(server.stderr()).not.toContain(password);
-    });
+    }, 90_000);
 
     it('answers a wrong password with what to check, without echoing it', async () => {
       const wrong = 'definitely-wrong-pw-123';
@@ -134,6 +134,6 @@ describe('nightshift-mcp-mlflow over stdio', () => {
         await server.close();
       }
       expect(server.stderr()).not.toContain(wrong);
-    });
+    }, 30_000);
   });
 });

@@ -361,6 +361,9 @@ const listActiveRuns = defineMlflowTool({
   },
 });
 
+/** MLflow cannot match run-id prefixes server-side; this bounds the client-side scan. */
+const maxScan = 20_000;
+
 const findRun = defineMlflowTool({
   name: 'mlflow_find_run',
   title: 'Find a run',
@@ -447,7 +450,7 @@ const findRun = defineMlflowTool({
           scanned++;
           if (run.info.run_id.startsWith(prefix)) consider(run, 2, 'run id prefix');
           else if (run.info.run_id.includes(prefix)) consider(run, 4, 'partial run id');
-          if (scanned >= 5000) break;
+          if (scanned >= maxScan) break;
         }
       }
     } else {
