@@ -123,16 +123,24 @@ export function grepLines(
 
 function tracebackEnd(lines: readonly string[], start: number): number {
   // Frames are indented; the exception line is the first non-indented, non-empty line after them.
-  for (let j = start + 1; j < lines.length && j < start + 400; j++) {
+  // A chained exception ("During handling…", "The above exception…") continues the same finding.
+  const limit = Math.min(lines.length, start + 400);
+  for (let j = start + 1; j < limit; j++) {
     const line = lines[j] ?? '';
-    if (line.trim() === '') continue;
-    if (/^\s/.test(line)) continue;
-    if (/^(During handling|The above exception)/.test(line)) continue;
-    if (line.startsWith('Traceback (most recent call last):')) continue;
+    if (line.trim() === '' || /^\s/.test(line)) continue;
+    if (chainMarker.test(line) || line.startsWith('Traceback (most recent call last):')) continue;
+    let k = j + 1;
+    while (k < limit && (lines[k] ?? '').trim() === '') k++;
+    if (k < limit && chainMarker.test(lines[k] ?? '')) {
+      j = k;
+      continue;
+    }
     return j;
   }
-  return Math.min(lines.length - 1, start + 399);
+  return limit - 1;
 }
+
+const chainMarker = /^(During handling of the above exception|The above exception was the direct cause)/;
 
 function cap(text: string, max = maxFindingChars): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;

@@ -120,3 +120,61 @@ templates:
     expect(r.content[0]?.text).toMatch(/No job templates are configured/);
   });
 });
+
+const limitedKubeconfig = process.env.NIGHTSHIFT_TEST_KUBECONFIG_LIMITED;
+const kubeNamespace = process.env.NIGHTSHIFT_TEST_KUBE_NAMESPACE ?? 'nightshift-test';
+
+describe.skipIf(!existsSync(join(packageDir, 'dist', 'bundle', 'main.js')) || !limitedKubeconfig)(
+  'built bin with the kubernetes backend',
+  () => {
+    it('submits, lists, inspects and stops a Job on the real API server with least-privilege credentials', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'aiqu-e2e-k8s-'));
+      const configPath = join(dir, 'aiqu.yaml');
+      writeFileSync(
+        configPath,
+        `defaultBackend: kubernetes
+backends:
+  local: { enabled: false }
+  kubernetes:
+    kubeconfig: ${limitedKubeconfig}
+    namespace: ${kubeNamespace}
+    image: registry.local/trainer:1
+templates:
+  train:
+    command: [python, train.py, --config, "{{config_path}}"]
+    configRef: { repo: factory-configs, path: customer-b/pcb-inspect-v2/train_cfg.yaml }
+    resources: { gpus: 1, cpus: 2 }
+`,
+      );
+      const server = await start({
+        NIGHTSHIFT_AIQU_STATE_DIR: join(dir, 'state'),
+        NIGHTSHIFT_AIQU_CONFIG: configPath,
+        NIGHTSHIFT_EVENTS_SECRET: secret,
+      });
+      const submitted = await call(server, 'aiqu_submit_job', { template: 'train', labels: { run: 'e2e' } });
+      expect(submitted.isError).toBeFalsy();
+      const job = submitted.structuredContent.job as {
+        id: string;
+        backend: string;
+        cluster: string;
+        status: string;
+      };
+      expect(job).toMatchObject({ backend: 'kubernetes', cluster: 'nightshift-test', status: 'queued' });
+
+      const listed = await call(server, 'aiqu_list_jobs', { labels: { run: 'e2e' } });
+      expect((listed.structuredContent.jobs as Array<{ id: string }>).map((j) => j.id)).toEqual([job.id]);
+      const got = await call(server, 'aiqu_get_job', { id: job.id });
+      expect(got.structuredContent.job).toMatchObject({
+        name: 'customer-b/pcb-inspect-v2',
+        configRef: { repo: 'factory-configs' },
+      });
+      const stopped = await call(server, 'aiqu_stop_job', { id: job.id });
+      expect(stopped.structuredContent.job).toMatchObject({ status: 'stopped', reason: 'cancelled' });
+      const queues = await call(server, 'aiqu_get_queue_status');
+      expect(queues.structuredContent.queues).toMatchObject([{ backend: 'kubernetes', reachable: true }]);
+      const missing = await call(server, 'aiqu_get_job', { id: 'nightshift-test/not-there' });
+      expect(missing.isError).toBe(true);
+      expect(missing.content[0]?.text).toMatch(/not found on cluster nightshift-test/);
+    });
+  },
+);
