@@ -84,7 +84,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<n
         return await auditCommand(rest, io);
       }
       case 'serve':
-        return await serve(rest, io);
+        return await serve(rest);
       default:
         io.stderr.write(`nightshift: unknown command "${command}"\n\n${usage}`);
         return 2;
@@ -100,22 +100,11 @@ export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<n
   }
 }
 
-async function serve(argv: string[], io: CliIo): Promise<number> {
-  // The service layer lives in src/service/ and exports `serveCommand(argv)`.
-  // A variable specifier keeps this building while src/service/ does not exist yet; once it
-  // does, a literal specifier lets the bundler include the service in dist/bundle.
-  const modulePath = './service/serve-command.ts';
-  let mod: { serveCommand(argv: string[]): Promise<number | undefined> | number | undefined };
-  try {
-    mod = await import(/* @vite-ignore */ modulePath);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      io.stderr.write('nightshift serve is not available in this build.\n');
-      return 2;
-    }
-    throw error;
-  }
-  return (await mod.serveCommand(argv)) ?? 0;
+async function serve(argv: string[]): Promise<number> {
+  // The service layer (event intake, scheduler, web chat, Slack) lives in src/service/ and is
+  // loaded only for `serve`, so the other commands start without it.
+  const { serveCommand } = await import('./service/serve-command.ts');
+  return (await serveCommand(argv)) ?? 0;
 }
 
 /** Parses a command's own flags strictly; `--config` was already taken off. */

@@ -108,6 +108,8 @@ export const configSchema = z.strictObject({
   mcpServers: z.record(serverName, z.union([stdioServer, httpServer])).default({}),
   people: z.array(personSchema).default([]),
   policy: policySchema.default(() => policySchema.parse({})),
+  /** `nightshift serve`'s block (listen address, event secrets, routes, web, Slack); validated by the service. */
+  service: z.unknown().optional(),
 });
 
 export type NightshiftConfig = z.output<typeof configSchema> & {
