@@ -38,7 +38,8 @@ describe('distribution shift', () => {
     // JS of (1,0) and (0,1) is exactly one bit.
     expect(jensenShannon([1, 0], [0, 1])).toBeCloseTo(1, 10);
     const m = [0.65, 0.35];
-    const kl = (p: number[]) => p.reduce((s, v, i) => s + (v > 0 ? v * Math.log2(v / (m[i] as number)) : 0), 0);
+    const kl = (p: number[]) =>
+      p.reduce((s, v, i) => s + (v > 0 ? v * Math.log2(v / (m[i] as number)) : 0), 0);
     expect(jensenShannon([50, 50], [80, 20])).toBeCloseTo(0.5 * kl([0.5, 0.5]) + 0.5 * kl([0.8, 0.2]), 10);
   });
   it('stays finite when a bin is empty on one side', () => {

@@ -108,6 +108,14 @@ export async function renderContactSheet(
       const top = oy + Math.round((cy - bh / 2) * h);
       const right = ox + Math.round((cx + bw / 2) * w) - 1;
       const bottom = oy + Math.round((cy + bh / 2) * h) - 1;
+      // Two pixels wide, so a box stays visible on a busy thumbnail.
+      if (right - left > 3 && bottom - top > 3)
+        strokeRect(sheet, left + 1, top + 1, right - 1, bottom - 1, colour, [
+          x0,
+          y0,
+          x0 + cell - 1,
+          y0 + cell - 1,
+        ]);
       strokeRect(sheet, left, top, Math.max(left, right), Math.max(top, bottom), colour, [
         x0,
         y0,

@@ -23,7 +23,13 @@ describe('DatasetStore discovery', () => {
   it('finds datasets, versions in natural order, manifests and single-version datasets', async () => {
     mkdirSync(join(root, 'yolo-parts', 'v10'));
     const all = await store.listDatasets();
-    expect(all.map((d) => d.name)).toEqual(['coco-parts', 'folders', 'manifested', 'yolo-defects', 'yolo-parts']);
+    expect(all.map((d) => d.name)).toEqual([
+      'coco-parts',
+      'folders',
+      'manifested',
+      'yolo-defects',
+      'yolo-parts',
+    ]);
     const byName = Object.fromEntries(all.map((d) => [d.name, d]));
     expect(byName['yolo-parts']?.versions.map((v) => v.name)).toEqual(['v1', 'v2', 'v10']);
     expect(byName['yolo-defects']?.versions.map((v) => v.name)).toEqual(['current']);
@@ -45,13 +51,18 @@ describe('DatasetStore discovery', () => {
   });
 
   it('names what exists when a dataset or version is unknown', async () => {
-    await expect(store.dataset('nope')).rejects.toThrow(/dataset "nope" not found; known: coco-parts, folders/);
+    await expect(store.dataset('nope')).rejects.toThrow(
+      /dataset "nope" not found; known: coco-parts, folders/,
+    );
     await expect(store.version('yolo-parts', 'v9')).rejects.toThrow(/version "v9".*known: v1, v2/);
   });
 
   it('ignores YOLO split paths that leave the version folder', async () => {
     const dir = join(root, 'yolo-parts', 'v1');
-    writeFileSync(join(dir, 'data.yaml'), 'train: images/train\nval: ../../folders/v1/train\nnames: [a, b, c]\n');
+    writeFileSync(
+      join(dir, 'data.yaml'),
+      'train: images/train\nval: ../../folders/v1/train\nnames: [a, b, c]\n',
+    );
     const data = await store.load('yolo-parts', 'v1', quiet);
     expect(data.splits).toEqual(['train', 'val']);
     expect(data.samples.every((s) => s.split === 'train')).toBe(true);

@@ -6,6 +6,7 @@ import { loadImageFolder, looksLikeImageFolder } from './formats/image-folder.ts
 import type { DatasetFormat, LoadContext, VersionLayout } from './formats/types.ts';
 import { findYoloYaml, loadYolo } from './formats/yolo.ts';
 import { type ProgressFn, type ScanInfo, VersionScanner } from './scanner.ts';
+import { parseYaml } from './yaml.ts';
 
 /** The file in a dataset folder that names its versions (otherwise: its sub-folders). */
 export const manifestFile = 'versions.yaml';
@@ -265,8 +266,7 @@ export class DatasetStore {
 }
 
 async function parseManifest(text: string, dir: string): Promise<VersionRef[]> {
-  const { parse } = await import('yaml');
-  const doc = parse(text) as { versions?: unknown };
+  const doc = (await parseYaml(text)) as { versions?: unknown };
   if (!doc || !Array.isArray(doc.versions)) throw new Error('expected a "versions:" list');
   return doc.versions.map((entry: unknown, i: number) => {
     const item = (typeof entry === 'string' ? { name: entry } : entry) as Record<string, unknown>;

@@ -3,7 +3,11 @@ import { jpegBytes, pngBytes } from './__fixtures__/make-datasets.ts';
 import { readImageHeader } from './image-header.ts';
 
 const header = (bytes: Buffer) =>
-  readImageHeader(bytes.subarray(0, 64 * 1024), bytes.subarray(Math.max(0, bytes.length - 1024)), bytes.length);
+  readImageHeader(
+    bytes.subarray(0, 64 * 1024),
+    bytes.subarray(Math.max(0, bytes.length - 1024)),
+    bytes.length,
+  );
 
 function bmp(width: number, height: number): Buffer {
   const row = Math.ceil((width * 3) / 4) * 4;
@@ -88,7 +92,9 @@ describe('readImageHeader', () => {
   it('flags bad signatures, empty files and headers that do not parse', () => {
     expect(header(Buffer.from('hello, not an image')).problem).toMatch(/bad signature/);
     expect(header(Buffer.alloc(0)).problem).toBe('empty file');
-    expect(header(Buffer.concat([pngBytes(4, 4, 1).subarray(0, 8), Buffer.from('junk')])).problem).toMatch(/IHDR/);
+    expect(header(Buffer.concat([pngBytes(4, 4, 1).subarray(0, 8), Buffer.from('junk')])).problem).toMatch(
+      /IHDR/,
+    );
     const jpg = jpegBytes(80, 60, 4);
     // Cut inside the marker segments, before the frame header.
     expect(header(jpg.subarray(0, 10)).problem).toMatch(/SOF|marker/);

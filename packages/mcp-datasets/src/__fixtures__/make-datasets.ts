@@ -77,7 +77,10 @@ function yoloYaml(dir: string, classes = yoloClasses): void {
  * A clean YOLO version: `train` images per split index i get class i % 3; PNG 64×48 and
  * (every third) JPEG 80×60. Seeds start at `seedBase` so versions can share or differ.
  */
-export function makeCleanYolo(dir: string, options: { train?: number; val?: number; seedBase?: number } = {}): void {
+export function makeCleanYolo(
+  dir: string,
+  options: { train?: number; val?: number; seedBase?: number } = {},
+): void {
   const { train = 9, val = 3, seedBase = 0 } = options;
   yoloYaml(dir);
   for (const [split, count, offset] of [
@@ -88,7 +91,10 @@ export function makeCleanYolo(dir: string, options: { train?: number; val?: numb
       const seed = seedBase + offset + i;
       const jpg = i % 3 === 2;
       const name = `${split}-${String(i).padStart(3, '0')}`;
-      write(join(dir, 'images', split, `${name}.${jpg ? 'jpg' : 'png'}`), jpg ? jpegBytes(80, 60, seed) : pngBytes(64, 48, seed));
+      write(
+        join(dir, 'images', split, `${name}.${jpg ? 'jpg' : 'png'}`),
+        jpg ? jpegBytes(80, 60, seed) : pngBytes(64, 48, seed),
+      );
       // A small box (16×12 px on 64×48) and, on even images, a large one.
       const rows = [line(i % 3, 0.5, 0.5, 0.25, 0.25)];
       if (i % 2 === 0) rows.push(line((i + 1) % 3, 0.5, 0.5, 0.9, 0.9));
@@ -131,7 +137,10 @@ export function makeDefectiveYolo(dir: string): void {
   write(lbl('train', 'orphan.txt'), `${line(0)}\n`);
   // A zero-width box and a box running off the right edge.
   write(img('train', 'boxes.png'), pngBytes(64, 48, 9006));
-  write(lbl('train', 'boxes.txt'), `${line(0, 0.5, 0.5, 0, 0.2)}\n${line(1, 0.95, 0.5, 0.3, 0.2)}\n${line(2)}\n`);
+  write(
+    lbl('train', 'boxes.txt'),
+    `${line(0, 0.5, 0.5, 0, 0.2)}\n${line(1, 0.95, 0.5, 0.3, 0.2)}\n${line(2)}\n`,
+  );
   // A label file over the 1 MiB read cap (valid lines all the way).
   write(img('train', 'huge.png'), pngBytes(64, 48, 9007));
   write(lbl('train', 'huge.txt'), `${line(2)}\n`.repeat(Math.ceil((1.2 * 1024 * 1024) / 22)));
@@ -150,10 +159,21 @@ function cocoJson(images: CocoImage[], categoryIds = [1, 2]): string {
   let annId = 1;
   return JSON.stringify({
     info: { description: 'test' },
-    images: images.map((img, i) => ({ id: i + 1, file_name: img.file, width: img.width, height: img.height })),
+    images: images.map((img, i) => ({
+      id: i + 1,
+      file_name: img.file,
+      width: img.width,
+      height: img.height,
+    })),
     categories: cocoClasses.map((name, i) => ({ id: categoryIds[i], name })),
     annotations: images.flatMap((img, i) =>
-      img.boxes.map(([cat, x, y, w, h]) => ({ id: annId++, image_id: i + 1, category_id: cat, bbox: [x, y, w, h], area: w * h })),
+      img.boxes.map(([cat, x, y, w, h]) => ({
+        id: annId++,
+        image_id: i + 1,
+        category_id: cat,
+        bbox: [x, y, w, h],
+        area: w * h,
+      })),
     ),
   });
 }
@@ -174,7 +194,13 @@ export function makeCleanCoco(dir: string, options: { seedBase?: number } = {}):
         width: 80,
         height: 60,
         // Category ids are 1 and 2 (COCO style), a 20×20 px box and, on odd images, a 60×50 one.
-        boxes: i % 2 ? [[1 + (i % 2), 10, 5, 20, 20], [1, 10, 5, 60, 50]] : [[1, 10, 5, 20, 20]],
+        boxes:
+          i % 2
+            ? [
+                [1 + (i % 2), 10, 5, 20, 20],
+                [1, 10, 5, 60, 50],
+              ]
+            : [[1, 10, 5, 20, 20]],
       });
     }
   }
@@ -202,7 +228,15 @@ export function makeDefectiveCoco(dir: string): void {
   train.push({ file: 'cut.jpg', width: 80, height: 60, boxes: [[1, 5, 5, 10, 10]] });
   // A category id that is not declared.
   write(join(dir, 'images', 'train', 'badcat.jpg'), jpegBytes(80, 60, 3501));
-  train.push({ file: 'badcat.jpg', width: 80, height: 60, boxes: [[9, 5, 5, 10, 10], [2, 5, 5, 10, 10]] });
+  train.push({
+    file: 'badcat.jpg',
+    width: 80,
+    height: 60,
+    boxes: [
+      [9, 5, 5, 10, 10],
+      [2, 5, 5, 10, 10],
+    ],
+  });
   // A duplicate within train, and a train image also in val.
   copy(join(dir, 'images', 'train', 'train-0.jpg'), join(dir, 'images', 'train', 'again.jpg'));
   train.push({ file: 'again.jpg', width: 80, height: 60, boxes: [[1, 10, 5, 20, 20]] });
@@ -213,7 +247,15 @@ export function makeDefectiveCoco(dir: string): void {
   val.push({ file: 'missing.jpg', width: 80, height: 60, boxes: [[1, 10, 5, 20, 20]] });
   // A zero-height box and one beyond the right edge.
   write(join(dir, 'images', 'train', 'boxes.jpg'), jpegBytes(80, 60, 3503));
-  train.push({ file: 'boxes.jpg', width: 80, height: 60, boxes: [[1, 10, 10, 20, 0], [2, 70, 10, 30, 20]] });
+  train.push({
+    file: 'boxes.jpg',
+    width: 80,
+    height: 60,
+    boxes: [
+      [1, 10, 10, 20, 0],
+      [2, 70, 10, 30, 20],
+    ],
+  });
   writeCoco(dir, splits);
 }
 
@@ -241,7 +283,10 @@ export function makeDefectiveFolders(dir: string): void {
   // A PNG signature followed by junk: the header chunk does not parse.
   write(
     join(dir, 'train', 'cat', 'broken.png'),
-    Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('not really a PNG at all')]),
+    Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      Buffer.from('not really a PNG at all'),
+    ]),
   );
   copy(join(dir, 'train', 'dog', 'dog-0.png'), join(dir, 'train', 'dog', 'dog-0-copy.png'));
   copy(join(dir, 'train', 'fox', 'fox-1.png'), join(dir, 'val', 'fox', 'fox-leak.png'));

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import type { YoloLabelRecord } from '../readers.ts';
+import { parseYaml } from '../yaml.ts';
 import { dirOf, extensionOf, isImagePath, resolveInside, under } from './paths.ts';
 import type { LoadContext, Problem, Sample, VersionLayout } from './types.ts';
 
@@ -40,10 +41,9 @@ export async function loadYolo(
 ): Promise<VersionLayout> {
   const { scanner } = context;
   const problems: Problem[] = [];
-  const { parse } = await import('yaml');
   let data: Record<string, unknown> = {};
   try {
-    const parsed: unknown = parse(yamlText);
+    const parsed = await parseYaml(yamlText);
     if (parsed && typeof parsed === 'object') data = parsed as Record<string, unknown>;
   } catch (error) {
     problems.push({
