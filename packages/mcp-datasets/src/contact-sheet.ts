@@ -60,7 +60,7 @@ export async function renderContactSheet(
   tiles: readonly Tile[],
   options: SheetOptions = {},
 ): Promise<Buffer> {
-  const { PNG } = await import('pngjs');
+  const PNG = await loadPng();
   const cell = options.cell ?? 128;
   const shown = tiles.slice(0, maxTiles);
   const columns = Math.max(1, Math.min(options.columns ?? 6, shown.length));
@@ -128,18 +128,33 @@ export async function renderContactSheet(
   return PNG.sync.write(sheet);
 }
 
+// The codecs are CommonJS: bundled, `import()` puts their exports under `default`.
+async function loadPng(): Promise<typeof import('pngjs').PNG> {
+  const module = (await import('pngjs')) as unknown as {
+    PNG?: typeof import('pngjs').PNG;
+    default?: { PNG: typeof import('pngjs').PNG };
+  };
+  return (module.PNG ?? module.default?.PNG) as typeof import('pngjs').PNG;
+}
+
+async function loadJpegDecoder(): Promise<typeof import('jpeg-js').decode> {
+  const module = (await import('jpeg-js')) as unknown as {
+    decode?: typeof import('jpeg-js').decode;
+    default?: { decode: typeof import('jpeg-js').decode };
+  };
+  return (module.decode ?? module.default?.decode) as typeof import('jpeg-js').decode;
+}
+
 async function decode(path: string): Promise<Rgba | undefined> {
   try {
     if ((await stat(path)).size > maxDecodeBytes) return undefined;
     const bytes = await readFile(path);
     if (bytes[0] === 0x89 && bytes[1] === 0x50) {
-      const { PNG } = await import('pngjs');
-      const png = PNG.sync.read(bytes);
+      const png = (await loadPng()).sync.read(bytes);
       return { width: png.width, height: png.height, data: png.data };
     }
     if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const jpeg = await import('jpeg-js');
-      const image = jpeg.decode(bytes, {
+      const image = (await loadJpegDecoder())(bytes, {
         useTArray: true,
         formatAsRGBA: true,
         maxResolutionInMP: 64,
