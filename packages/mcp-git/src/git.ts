@@ -1,8 +1,9 @@
-import fs from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Logger, notFound, ToolError, timeoutSignal } from '@nightshift/mcp-kit';
 import type { HttpClient, ReadCommitResult } from 'isomorphic-git';
+import { createObjectFs } from './object-fs.ts';
 import { symlinkTarget } from './paths.ts';
 import type { RepoConfig } from './repos-file.ts';
 
@@ -88,8 +89,13 @@ export class GitRepos {
   private gitModule: Promise<Git> | undefined;
   /** isomorphic-git's object cache (pack indexes), shared by every call. */
   private readonly cache = {};
+  /** isomorphic-git's view of the disk (see object-fs.ts). */
+  private readonly fs = createObjectFs();
   private readonly clones = new Map<string, Promise<void>>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** `treeOid:path` → object id; trees are immutable, so this never goes stale. */
+  private readonly pathMemo = new Map<string, string | undefined>();
+  private readonly tunedPacks = new WeakSet<object>();
 
   constructor(options: GitReposOptions) {
     this.repos = options.repos;
@@ -121,7 +127,7 @@ export class GitRepos {
 
   gitdir(repo: RepoConfig): string {
     if (repo.path) {
-      return fs.existsSync(join(repo.path, '.git')) ? join(repo.path, '.git') : repo.path;
+      return existsSync(join(repo.path, '.git')) ? join(repo.path, '.git') : repo.path;
     }
     return join(this.cacheDir, 'repos', repo.name, '.git');
   }
@@ -158,7 +164,7 @@ export class GitRepos {
   async ensureReady(repo: RepoConfig, signal?: AbortSignal): Promise<void> {
     const gitdir = this.gitdir(repo);
     if (!this.isRemote(repo)) {
-      if (!fs.existsSync(join(gitdir, 'HEAD'))) {
+      if (!existsSync(join(gitdir, 'HEAD'))) {
         throw new ToolError(
           'unavailable',
           `repo "${repo.name}": ${repo.path} is not a git repository; fix its path in the repos file.`,
@@ -166,7 +172,7 @@ export class GitRepos {
       }
       return;
     }
-    if (fs.existsSync(join(gitdir, 'HEAD')) && fs.existsSync(join(gitdir, '.nightshift-cloned'))) return;
+    if (existsSync(join(gitdir, 'HEAD')) && existsSync(join(gitdir, '.nightshift-cloned'))) return;
     let pending = this.clones.get(repo.name);
     if (!pending) {
       pending = this.exclusive(repo, () => this.clone(repo, signal)).finally(() =>
@@ -179,7 +185,7 @@ export class GitRepos {
 
   private async clone(repo: RepoConfig, signal?: AbortSignal): Promise<void> {
     const gitdir = this.gitdir(repo);
-    if (fs.existsSync(join(gitdir, '.nightshift-cloned'))) return;
+    if (existsSync(join(gitdir, '.nightshift-cloned'))) return;
     const dir = join(this.cacheDir, 'repos', repo.name);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
@@ -188,7 +194,7 @@ export class GitRepos {
     try {
       await this.remoteCall(repo, 'clone', signal, (http, auth) =>
         git.clone({
-          fs,
+          fs: this.fs,
           http,
           dir,
           gitdir,
@@ -204,7 +210,7 @@ export class GitRepos {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
-    await fs.promises.writeFile(join(gitdir, '.nightshift-cloned'), new Date().toISOString());
+    await fsp.writeFile(join(gitdir, '.nightshift-cloned'), new Date().toISOString());
   }
 
   /** Refreshes a remote repo's cache (clones on first use); returns each branch's head before and after. */
@@ -213,7 +219,7 @@ export class GitRepos {
     signal?: AbortSignal,
   ): Promise<{ branches: Array<{ branch: string; before?: string; after: string }>; cloned: boolean }> {
     const gitdir = this.gitdir(repo);
-    const cloned = this.isRemote(repo) && !fs.existsSync(join(gitdir, '.nightshift-cloned'));
+    const cloned = this.isRemote(repo) && !existsSync(join(gitdir, '.nightshift-cloned'));
     await this.ensureReady(repo, signal);
     const before = await this.branchHeads(repo);
     if (this.isRemote(repo) && !cloned) {
@@ -221,7 +227,7 @@ export class GitRepos {
       await this.exclusive(repo, () =>
         this.remoteCall(repo, 'fetch', signal, (http, auth) =>
           git.fetch({
-            fs,
+            fs: this.fs,
             http,
             gitdir,
             remote: 'origin',
@@ -250,12 +256,12 @@ export class GitRepos {
     const git = await this.git();
     const gitdir = this.gitdir(repo);
     const remote = this.isRemote(repo) ? 'origin' : undefined;
-    const names = await git.listBranches({ fs, gitdir, ...(remote ? { remote } : {}) });
+    const names = await git.listBranches({ fs: this.fs, gitdir, ...(remote ? { remote } : {}) });
     const heads = new Map<string, string>();
     for (const name of names.sort()) {
       if (name === 'HEAD') continue;
       const ref = remote ? `refs/remotes/origin/${name}` : `refs/heads/${name}`;
-      heads.set(name, await git.resolveRef({ fs, gitdir, ref }));
+      heads.set(name, await git.resolveRef({ fs: this.fs, gitdir, ref }));
     }
     return heads;
   }
@@ -280,12 +286,12 @@ export class GitRepos {
       ? [`refs/remotes/origin/${base}`, `refs/tags/${base}`, `refs/heads/${base}`]
       : [`refs/heads/${base}`, `refs/tags/${base}`, `refs/remotes/${base}`];
     for (const candidate of candidates) {
-      oid = await git.resolveRef({ fs, gitdir, ref: candidate }).catch(() => undefined);
+      oid = await git.resolveRef({ fs: this.fs, gitdir, ref: candidate }).catch(() => undefined);
       if (oid) break;
     }
     if (!oid && /^[0-9a-f]{4,40}$/i.test(base)) {
       oid = await git
-        .expandOid({ fs, gitdir, oid: base.toLowerCase(), cache: this.cache })
+        .expandOid({ fs: this.fs, gitdir, oid: base.toLowerCase(), cache: this.cache })
         .catch(() => undefined);
     }
     if (!oid && base === 'HEAD') oid = await this.resolveCommit(repo);
@@ -301,7 +307,7 @@ export class GitRepos {
     for (const step of suffix.match(/~\d*|\^/g) ?? []) {
       const count = step === '^' || step === '~' ? 1 : Number(step.slice(1));
       for (let i = 0; i < count; i++) {
-        const { commit } = await git.readCommit({ fs, gitdir, oid, cache: this.cache });
+        const { commit } = await git.readCommit({ fs: this.fs, gitdir, oid, cache: this.cache });
         const parent = commit.parent[0];
         if (!parent)
           throw new ToolError('not_found', `ref "${spec}" goes past the first commit of "${repo.name}".`);
@@ -316,7 +322,13 @@ export class GitRepos {
     const gitdir = this.gitdir(repo);
     let current = oid;
     for (let depth = 0; depth < 5; depth++) {
-      const object = await git.readObject({ fs, gitdir, oid: current, cache: this.cache, format: 'parsed' });
+      const object = await git.readObject({
+        fs: this.fs,
+        gitdir,
+        oid: current,
+        cache: this.cache,
+        format: 'parsed',
+      });
       if (object.type === 'commit') return current;
       if (object.type !== 'tag') break;
       current = (object.object as { object: string }).object;
@@ -327,7 +339,7 @@ export class GitRepos {
   async treeOf(repo: RepoConfig, commit: string): Promise<string> {
     const git = await this.git();
     const { commit: parsed } = await git.readCommit({
-      fs,
+      fs: this.fs,
       gitdir: this.gitdir(repo),
       oid: commit,
       cache: this.cache,
@@ -337,7 +349,28 @@ export class GitRepos {
 
   private async readTree(repo: RepoConfig, oid: string) {
     const git = await this.git();
-    return (await git.readTree({ fs, gitdir: this.gitdir(repo), oid, cache: this.cache })).tree;
+    const { tree } = await git.readTree({ fs: this.fs, gitdir: this.gitdir(repo), oid, cache: this.cache });
+    await this.tunePacks();
+    return tree;
+  }
+
+  /**
+   * Gives every loaded pack a bounded cache of resolved objects. isomorphic-git's own cache
+   * never engages (its depth counter starts undefined), so each read re-inflates the whole
+   * delta chain, about 25 objects per read in a long history; git keeps a delta-base cache
+   * for the same reason. Reaches the packs through the documented `cache` object.
+   */
+  private async tunePacks(): Promise<void> {
+    for (const symbol of Object.getOwnPropertySymbols(this.cache)) {
+      const packs = (this.cache as Record<symbol, unknown>)[symbol];
+      if (!(packs instanceof Map)) continue;
+      for (const pending of packs.values()) {
+        const pack = (await pending) as PackIndex | undefined;
+        if (!pack || typeof pack.readSlice !== 'function' || this.tunedPacks.has(pack)) continue;
+        this.tunedPacks.add(pack);
+        pack.readSlice = objectCache(pack.readSlice.bind(pack), 32 * 1024 * 1024);
+      }
+    }
   }
 
   /**
@@ -369,7 +402,7 @@ export class GitRepos {
         if (entry.mode === modeSymlink) {
           const git = await this.git();
           const { blob } = await git.readBlob({
-            fs,
+            fs: this.fs,
             gitdir: this.gitdir(repo),
             oid: entry.oid,
             cache: this.cache,
@@ -412,7 +445,12 @@ export class GitRepos {
     }
     if (found.mode === '160000') throw new ToolError('invalid_input', `${path} is a submodule, not a file.`);
     const git = await this.git();
-    const { blob } = await git.readBlob({ fs, gitdir: this.gitdir(repo), oid: found.oid, cache: this.cache });
+    const { blob } = await git.readBlob({
+      fs: this.fs,
+      gitdir: this.gitdir(repo),
+      oid: found.oid,
+      cache: this.cache,
+    });
     return { commit, path, resolvedPath: found.resolvedPath, oid: found.oid, mode: found.mode, bytes: blob };
   }
 
@@ -447,44 +485,97 @@ export class GitRepos {
 
   async readBlob(repo: RepoConfig, oid: string): Promise<Uint8Array> {
     const git = await this.git();
-    return (await git.readBlob({ fs, gitdir: this.gitdir(repo), oid, cache: this.cache })).blob;
+    const { blob } = await git.readBlob({ fs: this.fs, gitdir: this.gitdir(repo), oid, cache: this.cache });
+    await this.tunePacks();
+    return blob;
   }
 
   /** Up to `limit` commits starting at `start` (inclusive), optionally only those touching `path`. */
+  /**
+   * Walks history newest first (by committer date, as `git log` does) from `starts`, returning
+   * up to `limit` commits, only those that changed `path` when given (a merge counts when the
+   * path differs from every parent). The walk stops early after `budgetMs`, so a path that
+   * rarely changes in a long history cannot hold a tool call hostage; `frontier` then holds
+   * the commits to continue from.
+   */
   async log(
     repo: RepoConfig,
-    start: string,
+    starts: string[],
     limit: number,
     path?: string,
-  ): Promise<{ commits: CommitSummary[]; next?: string }> {
+    budgetMs = 10_000,
+  ): Promise<{ commits: CommitSummary[]; frontier: string[]; scanned: number; stoppedEarly: boolean }> {
     const git = await this.git();
-    let entries: ReadCommitResult[];
-    try {
-      entries = await git.log({
-        fs,
-        gitdir: this.gitdir(repo),
-        ref: start,
-        depth: limit + 1,
-        cache: this.cache,
-        ...(path ? { filepath: path, force: true } : {}),
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code === 'NotFoundError') {
-        throw new ToolError(
-          'not_found',
-          `${path ?? 'history'} not found at ${start.slice(0, 12)}; list files with git_list_files.`,
-        );
+    const gitdir = this.gitdir(repo);
+    const deadline = performance.now() + budgetMs;
+    const read = (oid: string) => git.readCommit({ fs: this.fs, gitdir, oid, cache: this.cache });
+    await read(starts[0] as string);
+    await this.tunePacks();
+    const queue: ReadCommitResult[] = await Promise.all(starts.map(read));
+    const seen = new Set(starts);
+    const commits: CommitSummary[] = [];
+    let scanned = 0;
+    let stoppedEarly = false;
+    while (queue.length > 0 && commits.length < limit) {
+      if (path && performance.now() > deadline) {
+        stoppedEarly = true;
+        break;
       }
-      throw error;
+      let newest = 0;
+      for (let i = 1; i < queue.length; i++) {
+        if (
+          (queue[i] as ReadCommitResult).commit.committer.timestamp >
+          (queue[newest] as ReadCommitResult).commit.committer.timestamp
+        )
+          newest = i;
+      }
+      const entry = queue.splice(newest, 1)[0] as ReadCommitResult;
+      scanned++;
+      const parents = await Promise.all(entry.commit.parent.map(read));
+      if (!path || (await this.touches(repo, entry, parents, path))) commits.push(summarize(entry));
+      for (const parent of parents) {
+        if (seen.has(parent.oid)) continue;
+        seen.add(parent.oid);
+        queue.push(parent);
+      }
     }
-    const commits = entries.slice(0, limit).map(summarize);
-    const next = entries[limit]?.oid;
-    return next ? { commits, next } : { commits };
+    return { commits, frontier: queue.map((c) => c.oid).slice(0, 50), scanned, stoppedEarly };
+  }
+
+  private async touches(
+    repo: RepoConfig,
+    entry: ReadCommitResult,
+    parents: ReadCommitResult[],
+    path: string,
+  ): Promise<boolean> {
+    const mine = await this.blobAt(repo, entry.commit.tree, path);
+    if (parents.length === 0) return mine !== undefined;
+    for (const parent of parents) {
+      if ((await this.blobAt(repo, parent.commit.tree, path)) === mine) return false;
+    }
+    return true;
+  }
+
+  /** The object id at `path` in a tree (no symlink following), memoized by tree id. */
+  private async blobAt(repo: RepoConfig, treeOid: string, path: string): Promise<string | undefined> {
+    const key = `${treeOid}:${path}`;
+    if (this.pathMemo.has(key)) return this.pathMemo.get(key);
+    const slash = path.indexOf('/');
+    const name = slash === -1 ? path : path.slice(0, slash);
+    const entry = (await this.readTree(repo, treeOid)).find((e) => e.path === name);
+    let oid: string | undefined;
+    if (entry && slash === -1) oid = entry.oid;
+    else if (entry?.type === 'tree') oid = await this.blobAt(repo, entry.oid, path.slice(slash + 1));
+    if (this.pathMemo.size > 50_000) this.pathMemo.clear();
+    this.pathMemo.set(key, oid);
+    return oid;
   }
 
   async commitSummary(repo: RepoConfig, oid: string): Promise<CommitSummary> {
     const git = await this.git();
-    return summarize(await git.readCommit({ fs, gitdir: this.gitdir(repo), oid, cache: this.cache }));
+    return summarize(
+      await git.readCommit({ fs: this.fs, gitdir: this.gitdir(repo), oid, cache: this.cache }),
+    );
   }
 
   /** Files that differ between two trees; identical subtrees are skipped without reading them. */
@@ -553,7 +644,7 @@ export class GitRepos {
         }
         await this.remoteCall(repo, 'fetch', request.signal, (http, auth) =>
           git.fetch({
-            fs,
+            fs: this.fs,
             http,
             gitdir,
             remote: 'origin',
@@ -568,7 +659,7 @@ export class GitRepos {
       const headRef = this.isRemote(repo)
         ? `refs/remotes/origin/${request.branch}`
         : `refs/heads/${request.branch}`;
-      const head = await git.resolveRef({ fs, gitdir, ref: headRef }).catch(() => undefined);
+      const head = await git.resolveRef({ fs: this.fs, gitdir, ref: headRef }).catch(() => undefined);
       if (!head) {
         throw new ToolError(
           'conflict',
@@ -595,7 +686,11 @@ export class GitRepos {
       }
       if (!this.isRemote(repo)) await this.refuseCheckedOut(repo, request.branch);
 
-      const blob = await git.writeBlob({ fs, gitdir, blob: Buffer.from(request.newContent, 'utf8') });
+      const blob = await git.writeBlob({
+        fs: this.fs,
+        gitdir,
+        blob: Buffer.from(request.newContent, 'utf8'),
+      });
       const tree = await this.replaceBlob(repo, await this.treeOf(repo, head), request.path.split('/'), blob);
       const now = Math.floor(Date.now() / 1000);
       const offset = new Date().getTimezoneOffset();
@@ -606,7 +701,7 @@ export class GitRepos {
         timezoneOffset: offset,
       };
       const commit = await git.writeCommit({
-        fs,
+        fs: this.fs,
         gitdir,
         commit: {
           message: request.message.endsWith('\n') ? request.message : `${request.message}\n`,
@@ -618,20 +713,20 @@ export class GitRepos {
       });
       const ref = `refs/heads/${request.branch}`;
       if (!this.isRemote(repo)) {
-        const again = await git.resolveRef({ fs, gitdir, ref });
+        const again = await git.resolveRef({ fs: this.fs, gitdir, ref });
         if (again !== head)
           throw new ToolError(
             'conflict',
             `conflict: branch ${request.branch} moved while committing; nothing was written.`,
           );
-        await git.writeRef({ fs, gitdir, ref, value: commit, force: true });
+        await git.writeRef({ fs: this.fs, gitdir, ref, value: commit, force: true });
         return { commit, ref, pushed: false };
       }
       // The local branch ref is only the push source; reads use the remote-tracking refs.
-      await git.writeRef({ fs, gitdir, ref, value: commit, force: true });
+      await git.writeRef({ fs: this.fs, gitdir, ref, value: commit, force: true });
       const result = await this.remoteCall(repo, 'push', request.signal, (http, auth) =>
         git.push({
-          fs,
+          fs: this.fs,
           http,
           gitdir,
           remote: 'origin',
@@ -650,7 +745,7 @@ export class GitRepos {
         );
       }
       await git.writeRef({
-        fs,
+        fs: this.fs,
         gitdir,
         ref: `refs/remotes/origin/${request.branch}`,
         value: commit,
@@ -674,7 +769,7 @@ export class GitRepos {
     if (!entry) throw new ToolError('conflict', `${segments.join('/')} disappeared; nothing was written.`);
     const oid = rest.length === 0 ? blob : await this.replaceBlob(repo, entry.oid, rest, blob);
     const updated = entries.map((e, i) => (i === index ? { ...e, oid } : e));
-    return git.writeTree({ fs, gitdir: this.gitdir(repo), tree: updated });
+    return git.writeTree({ fs: this.fs, gitdir: this.gitdir(repo), tree: updated });
   }
 
   /** A local non-bare repo's checked-out branch is refused: moving it would desync the working tree. */
@@ -682,7 +777,7 @@ export class GitRepos {
     const gitdir = this.gitdir(repo);
     if (gitdir === repo.path) return;
     const git = await this.git();
-    const current = await git.currentBranch({ fs, gitdir, fullname: false }).catch(() => undefined);
+    const current = await git.currentBranch({ fs: this.fs, gitdir, fullname: false }).catch(() => undefined);
     if (current === branch) {
       throw new ToolError(
         'refused',
@@ -762,6 +857,37 @@ export class GitRepos {
       `${where} failed (${code ?? 'network error'}: ${safeReason((error as Error).message)}).`,
     );
   }
+}
+
+type SliceReader = (at: { start: number }) => Promise<{ type: string; format: string; object: Buffer }>;
+
+interface PackIndex {
+  readSlice: SliceReader;
+}
+
+/** Wraps a pack's object reader with an LRU of resolved objects, bounded in bytes. */
+function objectCache(read: SliceReader, maxBytes: number): SliceReader {
+  const entries = new Map<number, { type: string; object: Buffer }>();
+  let bytes = 0;
+  return async ({ start }) => {
+    const hit = entries.get(start);
+    if (hit) {
+      entries.delete(start);
+      entries.set(start, hit);
+      return { type: hit.type, format: 'content', object: hit.object };
+    }
+    const result = await read({ start });
+    if (result.object.byteLength <= maxBytes / 16) {
+      entries.set(start, { type: result.type, object: result.object });
+      bytes += result.object.byteLength;
+      for (const [key, entry] of entries) {
+        if (bytes <= maxBytes) break;
+        entries.delete(key);
+        bytes -= entry.object.byteLength;
+      }
+    }
+    return result;
+  };
 }
 
 interface AuthCallbacks {

@@ -20,7 +20,7 @@ export const historyTools: AnyTool<GitDeps>[] = [
     name: 'git_log',
     title: 'Commit history',
     description:
-      'Lists commits newest first from a ref (default: the default branch), optionally only those touching one path. Pages with a cursor. Use it to see who changed a training config and when; then git_diff with commit to see the change.',
+      'Lists commits newest first from a ref (default: the default branch), optionally only those touching one path. Pages with a cursor; a path search over a long history may return fewer commits than asked for with a cursor to continue. Use it to see who changed a training config and when; then git_diff with commit to see the change.',
     toolset: 'read',
     input: z.object({
       repo: repoName,
@@ -40,34 +40,55 @@ export const historyTools: AnyTool<GitDeps>[] = [
     output: z.object({
       repo: z.string(),
       commits: z.array(commitSchema),
+      scannedCommits: z.number(),
       nextCursor: z.string().optional(),
     }),
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(input, { repos }) {
       const repo = repos.repo(input.repo);
       const path = input.path ? repoPath(input.path) : undefined;
-      let start: string;
+      let starts: string[];
       if (input.cursor) {
-        const state = decodeCursor<{ repo?: string; oid?: string; path?: string | null }>(input.cursor);
-        if (state.repo !== repo.name || typeof state.oid !== 'string' || (state.path ?? undefined) !== path) {
+        const state = decodeCursor<{ repo?: string; from?: unknown; path?: string | null }>(input.cursor);
+        const valid =
+          state.repo === repo.name &&
+          Array.isArray(state.from) &&
+          state.from.length > 0 &&
+          state.from.every((oid) => typeof oid === 'string' && /^[0-9a-f]{40}$/.test(oid)) &&
+          (state.path ?? undefined) === path;
+        if (!valid) {
           throw new ToolError(
             'invalid_input',
             'This cursor belongs to a different repo or path; repeat the call without a cursor.',
           );
         }
-        start = state.oid;
+        starts = state.from as string[];
       } else {
-        start = await repos.resolveCommit(repo, input.ref);
+        starts = [await repos.resolveCommit(repo, input.ref)];
       }
-      const { commits, next } = await repos.log(repo, start, input.limit, path);
-      const nextCursor = next ? encodeCursor({ repo: repo.name, oid: next, path: path ?? null }) : undefined;
+      const { commits, frontier, scanned, stoppedEarly } = await repos.log(repo, starts, input.limit, path);
+      const nextCursor =
+        frontier.length > 0
+          ? encodeCursor({ repo: repo.name, from: frontier, path: path ?? null })
+          : undefined;
+      const early = stoppedEarly
+        ? `\n… searched ${scanned} commits for changes to ${path} without reaching ${input.limit}; continue with the cursor.`
+        : '';
       const text =
-        commits.length === 0
-          ? `no commits${path ? ` touching ${path}` : ''}`
+        (commits.length === 0
+          ? `no commits${path ? ` touching ${path}` : ''}${stoppedEarly ? ' yet' : ''}`
           : commits
               .map((c) => `${c.oid.slice(0, 12)} ${c.date.slice(0, 10)} ${c.author}: ${c.subject}`)
-              .join('\n');
-      return { structured: { repo: repo.name, commits, ...(nextCursor ? { nextCursor } : {}) }, text };
+              .join('\n')) + early;
+      return {
+        structured: {
+          repo: repo.name,
+          commits,
+          scannedCommits: scanned,
+          ...(nextCursor ? { nextCursor } : {}),
+        },
+        text,
+      };
     },
   }),
 
