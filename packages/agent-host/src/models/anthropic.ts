@@ -42,18 +42,25 @@ export function createAnthropicModel(
         input_schema: tool.inputSchema as Anthropic.Messages.Tool.InputSchema,
         ...(index === request.tools.length - 1 ? { cache_control: { type: 'ephemeral' as const } } : {}),
       }));
+      const body: Anthropic.Messages.MessageCreateParamsNonStreaming = {
+        model,
+        max_tokens: request.maxTokens,
+        system: [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }],
+        ...(tools.length > 0 ? { tools } : {}),
+        messages: toAnthropicMessages(request.messages),
+      };
+      const options = request.signal ? { signal: request.signal } : undefined;
       let response: Anthropic.Messages.Message;
       try {
-        response = await anthropic.messages.create(
-          {
-            model,
-            max_tokens: request.maxTokens,
-            system: [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }],
-            ...(tools.length > 0 ? { tools } : {}),
-            messages: toAnthropicMessages(request.messages),
-          },
-          request.signal ? { signal: request.signal } : undefined,
-        );
+        if (request.onText) {
+          // Streamed over SSE so a chat can show the answer as it is written.
+          const stream = anthropic.messages.stream(body, options);
+          const onText = request.onText;
+          stream.on('text', (delta) => onText(delta));
+          response = await stream.finalMessage();
+        } else {
+          response = await anthropic.messages.create(body, options);
+        }
       } catch (error) {
         throw explain(error, keyEnv, config.baseUrl ?? 'https://api.anthropic.com');
       }
@@ -69,7 +76,6 @@ export function createAnthropicModel(
           });
         }
       }
-      if (text) request.onText?.(text);
       return {
         text,
         toolCalls,

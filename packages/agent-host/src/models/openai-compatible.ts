@@ -35,61 +35,82 @@ export function createOpenAiCompatibleModel(
     id: `openai-compatible:${model}`,
     async complete(request): Promise<ModelResponse> {
       const openai = await getClient();
-      let response: OpenAI.Chat.Completions.ChatCompletion;
+      const body = {
+        model,
+        max_tokens: request.maxTokens,
+        messages: toOpenAiMessages(request.system, request.messages),
+        ...(request.tools.length > 0
+          ? {
+              tools: request.tools.map((tool) => ({
+                type: 'function' as const,
+                function: { name: tool.name, description: tool.description, parameters: tool.inputSchema },
+              })),
+            }
+          : {}),
+      };
+      const options = request.signal ? { signal: request.signal } : undefined;
+      let text = '';
+      let finishReason: string | null | undefined;
+      let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
+      const rawCalls: Array<{ id: string; name: string; arguments: string }> = [];
       try {
-        response = await openai.chat.completions.create(
-          {
-            model,
-            max_tokens: request.maxTokens,
-            messages: toOpenAiMessages(request.system, request.messages),
-            ...(request.tools.length > 0
-              ? {
-                  tools: request.tools.map((tool) => ({
-                    type: 'function' as const,
-                    function: {
-                      name: tool.name,
-                      description: tool.description,
-                      parameters: tool.inputSchema,
-                    },
-                  })),
-                }
-              : {}),
-          },
-          request.signal ? { signal: request.signal } : undefined,
-        );
+        if (request.onText) {
+          // Streamed over SSE; tool calls arrive in fragments keyed by index and are joined here.
+          const stream = await openai.chat.completions.create(
+            { ...body, stream: true, stream_options: { include_usage: true } },
+            options,
+          );
+          for await (const chunk of stream) {
+            if (chunk.usage) usage = chunk.usage;
+            const choice = chunk.choices[0];
+            if (!choice) continue;
+            if (choice.delta.content) {
+              text += choice.delta.content;
+              request.onText(choice.delta.content);
+            }
+            for (const fragment of choice.delta.tool_calls ?? []) {
+              const call = (rawCalls[fragment.index] ??= { id: '', name: '', arguments: '' });
+              if (fragment.id) call.id = fragment.id;
+              if (fragment.function?.name) call.name += fragment.function.name;
+              if (fragment.function?.arguments) call.arguments += fragment.function.arguments;
+            }
+            if (choice.finish_reason) finishReason = choice.finish_reason;
+          }
+        } else {
+          const response = await openai.chat.completions.create(body, options);
+          const choice = response.choices[0];
+          text = choice?.message.content ?? '';
+          finishReason = choice?.finish_reason;
+          usage = response.usage;
+          for (const call of choice?.message.tool_calls ?? []) {
+            if (call.type === 'function') {
+              rawCalls.push({ id: call.id, name: call.function.name, arguments: call.function.arguments });
+            }
+          }
+        }
       } catch (error) {
         throw explain(error, config.apiKeyEnv, baseUrl);
       }
-      const choice = response.choices[0];
-      const text = choice?.message.content ?? '';
-      const toolCalls: ModelResponse['toolCalls'] = [];
-      for (const call of choice?.message.tool_calls ?? []) {
-        if (call.type !== 'function') continue;
-        let args: Record<string, unknown> = {};
+      const toolCalls: ModelResponse['toolCalls'] = rawCalls.filter(Boolean).map((call, index) => {
+        let args: Record<string, unknown>;
         try {
-          args = call.function.arguments
-            ? (JSON.parse(call.function.arguments) as Record<string, unknown>)
-            : {};
+          args = call.arguments ? (JSON.parse(call.arguments) as Record<string, unknown>) : {};
         } catch {
           // A model that emits broken JSON gets an error result for this call instead of a crash.
-          args = { __unparsable_arguments: call.function.arguments };
+          args = { __unparsable_arguments: call.arguments };
         }
-        toolCalls.push({ id: call.id, name: call.function.name, arguments: args });
-      }
-      if (text) request.onText?.(text);
+        return { id: call.id || `call_${index}`, name: call.name, arguments: args };
+      });
       return {
         text,
         toolCalls,
-        usage: {
-          inputTokens: response.usage?.prompt_tokens ?? 0,
-          outputTokens: response.usage?.completion_tokens ?? 0,
-        },
+        usage: { inputTokens: usage?.prompt_tokens ?? 0, outputTokens: usage?.completion_tokens ?? 0 },
         stopReason:
-          choice?.finish_reason === 'tool_calls'
+          finishReason === 'tool_calls'
             ? 'tool_use'
-            : choice?.finish_reason === 'length'
+            : finishReason === 'length'
               ? 'max_tokens'
-              : choice?.finish_reason === 'stop'
+              : finishReason === 'stop'
                 ? 'end'
                 : 'other',
       };

@@ -233,6 +233,80 @@ describe('OpenAI-compatible adapter', () => {
   });
 });
 
+describe('streaming (SSE)', () => {
+  it('Anthropic: streams text deltas and assembles a streamed tool call', async () => {
+    peer = await startWirePeer({ data: [], has_more: false });
+    const model = await createModel(
+      {
+        provider: 'anthropic',
+        name: 'claude-test',
+        baseUrl: peer.url,
+        apiKeyEnv: 'TEST_KEY',
+        maxTokens: 1000,
+        timeoutSeconds: 10,
+      },
+      { TEST_KEY: apiKey },
+    );
+    fx = await fixtureHost({ model });
+    peer.queue.push(
+      anthropicMessage([
+        { type: 'text', text: 'Checking the queue.' },
+        { type: 'tool_use', id: 'toolu_s', name: 'fx_read_status', input: { what: 'queue' } },
+      ]),
+      anthropicMessage([{ type: 'text', text: 'The queue is empty.' }]),
+    );
+    const deltas: string[] = [];
+    const result = await fx.host.handleMessage({
+      channel: 'slack',
+      senderId: 'U-ANNA',
+      conversationId: 'w',
+      text: 'queue?',
+      onText: (delta) => deltas.push(delta),
+    });
+    expect(peer.requests.map((r) => r.body?.stream)).toEqual([true, true]);
+    expect(deltas.length).toBeGreaterThanOrEqual(4);
+    expect(deltas.join('')).toBe('Checking the queue.The queue is empty.');
+    expect(result.reply).toBe('Checking the queue.\n\nThe queue is empty.');
+    expect(fx.executed()).toEqual([
+      expect.objectContaining({ tool: 'fx_read_status', args: { what: 'queue' } }),
+    ]);
+  });
+
+  it('OpenAI-compatible: streams text deltas and joins tool-call fragments', async () => {
+    peer = await startWirePeer({ object: 'list', data: [] });
+    const model = await createModel({
+      provider: 'openai-compatible',
+      name: 'qwen-test',
+      baseUrl: `${peer.url}/v1`,
+      maxTokens: 1000,
+      timeoutSeconds: 10,
+    });
+    fx = await fixtureHost({ model });
+    peer.queue.push(
+      openAiCompletion('Submitting.', [
+        { id: 'call_s', name: 'fx_submit_job', arguments: { config: 'weld.yaml' } },
+      ]),
+      openAiCompletion('Submitted weld.yaml.'),
+    );
+    const deltas: string[] = [];
+    const result = await fx.host.handleMessage({
+      channel: 'slack',
+      senderId: 'U-ANNA',
+      conversationId: 'w',
+      text: 'submit',
+      onText: (delta) => deltas.push(delta),
+    });
+    expect(peer.requests.map((r) => r.body?.stream)).toEqual([true, true]);
+    expect(peer.requests[0]?.body?.stream_options).toEqual({ include_usage: true });
+    expect(deltas.join('')).toBe('Submitting.Submitted weld.yaml.');
+    expect(deltas.length).toBeGreaterThanOrEqual(4);
+    expect(result.reply).toBe('Submitting.\n\nSubmitted weld.yaml.');
+    expect(fx.executed()).toEqual([
+      expect.objectContaining({ tool: 'fx_submit_job', args: { config: 'weld.yaml' } }),
+    ]);
+  });
+});
+
 describe('no model configured', () => {
   it('the host starts, and a message fails with setup help', async () => {
     const config = parseConfig('people: [{ name: A, role: approver, terminal: a }]', {
