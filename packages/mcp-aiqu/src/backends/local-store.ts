@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Job, jobSchema } from './types.ts';
+import { type Job, jobStatuses } from './types.ts';
 
 /** What the local backend keeps per job beyond the job model: how to find its process again. */
 export interface LocalRecord {
@@ -49,22 +49,47 @@ export class LocalStore {
       let record: LocalRecord;
       try {
         record = JSON.parse(line) as LocalRecord;
-        record.job = jobSchema.parse(record.job);
       } catch {
         continue;
       }
+      // The journal is our own output: a shape check is enough (a full schema parse of 10k
+      // records would dominate start-up).
+      if (!isRecordShape(record)) continue;
       if (!this.records.has(record.job.id)) this.order.push(record.job.id);
       this.records.set(record.job.id, record);
-      const seq = Number(record.job.id.replace(/^local-/, ''));
-      if (Number.isFinite(seq)) this.sequence = Math.max(this.sequence, seq);
     }
-    this.order.sort((a, b) => {
-      const ja = this.records.get(a)?.job;
-      const jb = this.records.get(b)?.job;
-      if (!ja || !jb) return 0;
-      return ja.createdAt < jb.createdAt ? -1 : ja.createdAt > jb.createdAt ? 1 : a < b ? -1 : a > b ? 1 : 0;
-    });
+    for (const id of this.order) {
+      const seq = Number(id.slice(6));
+      if (id.startsWith('local-') && Number.isFinite(seq) && seq > this.sequence) this.sequence = seq;
+    }
+    // First appearance in the journal is creation order already; sort only if it is not.
+    if (!this.inCreationOrder()) {
+      this.order.sort((a, b) => {
+        const ja = this.records.get(a)?.job;
+        const jb = this.records.get(b)?.job;
+        if (!ja || !jb) return 0;
+        return ja.createdAt < jb.createdAt
+          ? -1
+          : ja.createdAt > jb.createdAt
+            ? 1
+            : a < b
+              ? -1
+              : a > b
+                ? 1
+                : 0;
+      });
+    }
     if (lines > 2 * this.records.size + 1000) this.compact();
+  }
+
+  private inCreationOrder(): boolean {
+    let previous = '';
+    for (const id of this.order) {
+      const createdAt = this.records.get(id)?.job.createdAt ?? '';
+      if (createdAt < previous) return false;
+      previous = createdAt;
+    }
+    return true;
   }
 
   private compact(): void {
@@ -123,4 +148,21 @@ export class LocalStore {
   exitFileFor(id: string): string {
     return join(this.logDir, `${id}.exit`);
   }
+}
+
+const knownStatuses: ReadonlySet<string> = new Set(jobStatuses);
+
+function isRecordShape(value: unknown): value is LocalRecord {
+  const record = value as Partial<LocalRecord> | null;
+  const job = record?.job as Partial<Job> | undefined;
+  return (
+    typeof record?.logPath === 'string' &&
+    typeof job?.id === 'string' &&
+    typeof job.name === 'string' &&
+    typeof job.createdAt === 'string' &&
+    knownStatuses.has(job.status as string) &&
+    typeof job.resources === 'object' &&
+    typeof job.labels === 'object' &&
+    typeof job.params === 'object'
+  );
 }
