@@ -6,7 +6,9 @@ import { connectInMemory, toolContract, toolListProblems } from '@nightshift/mcp
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAiquFile } from '../config.ts';
 import type { AiquDeps } from '../deps.ts';
-import { aiquTools, createDeps, createServer } from '../server.ts';
+import { createDeps, createServer } from '../server.ts';
+import { controlTools } from './control.ts';
+import { jobTools } from './jobs.ts';
 
 const fixtures = join(import.meta.dirname, '..', '__fixtures__', 'jobs');
 const python = process.env.NIGHTSHIFT_PYTHON ?? 'python3';
@@ -90,16 +92,20 @@ afterAll(async () => {
 
 describe('tool list', () => {
   it('matches the reviewed contract', async () => {
-    expect(toolListProblems(aiquTools)).toEqual([]);
-    await expect(JSON.stringify(toolContract(aiquTools), null, 2)).toMatchFileSnapshot(
+    const tools = [...jobTools, ...controlTools];
+    expect(toolListProblems(tools)).toEqual([]);
+    await expect(JSON.stringify(toolContract(tools), null, 2)).toMatchFileSnapshot(
       './__snapshots__/aiqu.contract.json',
     );
   });
 
   it('annotates submit, stop and requeue as reversible writes and everything else as reads', async () => {
     const { tools } = await client.listTools();
+    const mine = new Set([...jobTools, ...controlTools].map((t) => t.name));
     const hints = Object.fromEntries(
-      tools.map((t) => [t.name, [t.annotations?.readOnlyHint, t.annotations?.destructiveHint]]),
+      tools
+        .filter((t) => mine.has(t.name))
+        .map((t) => [t.name, [t.annotations?.readOnlyHint, t.annotations?.destructiveHint]]),
     );
     expect(hints).toEqual({
       aiqu_list_jobs: [true, false],
