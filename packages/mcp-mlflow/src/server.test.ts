@@ -1,3 +1,4 @@
+import { createLogger } from '@nightshift/mcp-kit';
 import { toolContract, toolListProblems } from '@nightshift/mcp-kit/testing';
 import { describe, expect, it } from 'vitest';
 import { call, connect, textOf } from './__fixtures__/harness.ts';
@@ -90,6 +91,19 @@ describe('credentials', () => {
       MLFLOW_TRACKING_TOKEN: 'tok-5678',
     });
     expect(secrets).toEqual(expect.arrayContaining(['pw-1234', 'tok-5678', 'in%2Furi-pass', 'in/uri-pass']));
+  });
+
+  it('are redacted by the logger the program sets up', () => {
+    const lines: string[] = [];
+    const config = {
+      MLFLOW_TRACKING_URI: 'http://alice:uri-pass-42@host:5000',
+      MLFLOW_TRACKING_PASSWORD: 'pw-secret-1',
+      MLFLOW_TRACKING_TOKEN: 'tok-secret-2',
+    };
+    const logger = createLogger('t', { write: (line) => lines.push(line), secrets: mlflowSecrets(config) });
+    logger.info(`uri ${config.MLFLOW_TRACKING_URI}`, { password: 'pw-secret-1', token: 'tok-secret-2' });
+    expect(lines.join('\n')).not.toMatch(/uri-pass-42|pw-secret-1|tok-secret-2/);
+    expect(lines.join('\n')).toContain('[redacted]');
   });
 
   it('never appear in an answer when the server is unreachable', async () => {

@@ -28,7 +28,12 @@ export const program: ServerProgram<typeof mlflowEnv, MlflowDeps> = {
     '(mlflow_resolve_model_alias) and are refused if it moved.',
   env: mlflowEnv,
   tools,
-  setup: (config) => createMlflowDeps(config),
+  setup: (config, logger) => {
+    // The configured URI is logged as given: credentials inside it are redacted by the logger.
+    if (config.MLFLOW_TRACKING_URI) logger.info(`MLflow tracking URI: ${config.MLFLOW_TRACKING_URI}`);
+    else logger.warn('MLFLOW_TRACKING_URI is not set: every tool will answer how to configure MLflow');
+    return createMlflowDeps(config);
+  },
   secrets: mlflowSecrets,
 };
 

@@ -110,6 +110,28 @@ describe('nightshift-mcp-mlflow over stdio', () => {
       expect(server.stderr()).not.toContain(password);
     }, 90_000);
 
+    it('accepts credentials inside the URI and redacts them from its log', async () => {
+      const url = new URL(authUri ?? '');
+      url.username = user;
+      url.password = password;
+      const server = await spawnStdioServer(process.execPath, [bin], {
+        env: { MLFLOW_TRACKING_URI: url.href, NIGHTSHIFT_LOG_LEVEL: 'debug' },
+      });
+      try {
+        const result = (await server.client.callTool({
+          name: 'mlflow_list_experiments',
+          arguments: {},
+        })) as Result;
+        expect(result.isError).toBeFalsy();
+        expect(JSON.stringify(result)).not.toContain(password);
+      } finally {
+        await server.close();
+      }
+      expect(server.stderr()).toContain('MLflow tracking URI: ');
+      expect(server.stderr()).toContain('[redacted]');
+      expect(server.stderr()).not.toContain(password);
+    }, 30_000);
+
     it('answers a wrong password with what to check, without echoing it', async () => {
       const wrong = 'definitely-wrong-pw-123';
       const server = await spawnStdioServer(process.execPath, [bin], {
