@@ -684,3 +684,29 @@ async function readTail(path: string, maxBytes: number): Promise<string[]> {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * The Slurm backend `backends.slurm` in the aiqu YAML file asks for, if any. Jobs get the
+ * events URL; the signing secret only when `inheritEnv` names it, since a batch script sits on
+ * a shared filesystem.
+ */
+export function createSlurmBackend(
+  raw: unknown,
+  options: { stateDir: string; timeoutMs: number; eventsUrl?: string | undefined },
+): SlurmBackend | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = slurmBackendConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    throw new Error(
+      `backends.slurm is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const { enabled, ...config } = parsed.data;
+  if (!enabled) return undefined;
+  return new SlurmBackend({
+    ...config,
+    stateDir: options.stateDir,
+    timeoutMs: options.timeoutMs,
+    ...(options.eventsUrl ? { jobEnv: { NIGHTSHIFT_EVENTS_URL: options.eventsUrl } } : {}),
+  });
+}

@@ -108,3 +108,25 @@ async function mlflowSource(options: SweepSetupOptions): Promise<MetricSource> {
   });
   return mlflowMetricSource(client as unknown as MlflowMetricsApi);
 }
+
+/**
+ * Adds the sweep controller to the server's deps when MLflow is configured (sweeps read trial
+ * metrics from it); without it the sweep tools answer with how to turn sweeps on.
+ */
+export async function withSweeps<Deps extends { jobs: JobService; timeoutMs: number }>(
+  deps: Deps,
+  config: { NIGHTSHIFT_AIQU_STATE_DIR: string } & SweepSetupOptions['env'],
+  file: AiquFile,
+  logger?: Logger,
+): Promise<Deps & { sweeps?: SweepController }> {
+  if (!config.MLFLOW_TRACKING_URI) return deps;
+  const sweeps = await createSweepController({
+    stateDir: config.NIGHTSHIFT_AIQU_STATE_DIR,
+    jobs: deps.jobs,
+    file,
+    env: config,
+    timeoutMs: deps.timeoutMs,
+    logger,
+  });
+  return { ...deps, sweeps };
+}
