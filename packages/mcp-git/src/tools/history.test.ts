@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeCursor } from '@nightshift/mcp-kit';
 import { toolContract } from '@nightshift/mcp-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advanceRemote, git, seedFiles } from '../../test/helpers/git-http-server.ts';
@@ -78,6 +82,20 @@ describe('git_log and git_diff against a real smart-HTTP server', () => {
     expect(bad.text).toMatch(/not a valid branch, tag or commit id/);
   });
 
+  it('a path search that runs out of time returns a cursor that continues where it stopped', async () => {
+    const repo = h.deps.repos.repo('configs');
+    const head = await h.deps.repos.resolveCommit(repo);
+    const stopped = await h.deps.repos.log(repo, [head], 10, 'configs/weld.yaml', 0);
+    expect(stopped).toMatchObject({ commits: [], scanned: 0, stoppedEarly: true, frontier: [head] });
+    const cursor = encodeCursor({ repo: 'configs', from: stopped.frontier, path: 'configs/weld.yaml' });
+    const resumed = await h.call('git_log', { repo: 'configs', path: 'configs/weld.yaml', cursor });
+    expect((resumed.structured.commits as Array<{ subject: string }>).map((c) => c.subject)).toEqual([
+      'Change 4',
+      'Change 2',
+      'Initial configs',
+    ]);
+  });
+
   it('git_diff of one commit and between refs, like git diff', async () => {
     const one = await h.call('git_diff', { repo: 'configs', commit: heads[2] });
     expect(one.isError).toBe(false);
@@ -124,5 +142,38 @@ describe('git_log and git_diff against a real smart-HTTP server', () => {
     const none = await h.call('git_diff', { repo: 'configs' });
     expect(none.isError).toBe(true);
     expect(none.text).toBe('Give commit (one commit against its parent) or from (and optionally to).');
+  });
+  it('git_log pages through merges without losing or repeating commits', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'ns-git-merge-'));
+    try {
+      git(['clone', '-q', h.server.bareDir('configs'), work]);
+      git(['checkout', '-q', '-b', 'side'], work);
+      writeFileSync(join(work, 'side.txt'), 'side\n');
+      git(['add', '-A'], work);
+      git(['commit', '-q', '-m', 'Side work'], work);
+      git(['checkout', '-q', 'main'], work);
+      writeFileSync(join(work, 'main.txt'), 'main\n');
+      git(['add', '-A'], work);
+      git(['commit', '-q', '-m', 'Main work'], work);
+      git(['merge', '-q', '--no-ff', '-m', 'Merge side', 'side'], work);
+      git(['push', '-q', 'origin', 'main'], work);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    await h.call('git_fetch', { repo: 'configs' });
+    const seen: string[] = [];
+    let cursor: unknown;
+    for (let page = 0; page < 10; page++) {
+      const result = await h.call('git_log', { repo: 'configs', limit: 2, ...(cursor ? { cursor } : {}) });
+      seen.push(...(result.structured.commits as Array<{ oid: string }>).map((c) => c.oid));
+      cursor = result.structured.nextCursor;
+      if (!cursor) break;
+    }
+    const cli = git(['--git-dir', h.server.bareDir('configs'), 'log', '--format=%H', 'main'])
+      .trim()
+      .split('\n');
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort()).toEqual([...cli].sort());
+    expect(seen[0]).toBe(cli[0]);
   });
 });
