@@ -251,7 +251,21 @@ BINDING
     "$sa_token" "$NAMESPACE"
 }
 
+need_tools() {
+  local missing=()
+  for tool in openssl curl; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${missing[*]}"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  else
+    log "missing: ${missing[*]}"
+    return 1
+  fi
+}
+
 start() {
+  need_tools
   build
   stop_processes
   rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"

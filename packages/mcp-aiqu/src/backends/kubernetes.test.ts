@@ -448,6 +448,13 @@ describe.skipIf(!adminConfig || !limitedConfig)('kubernetes backend against a re
       timeoutMs: 10_000,
     });
     backends.push(b);
+    // These credentials can see nodes: a pod no node could hold is refused up front.
+    await expect(b.submit(spec('too-big', { resources: { gpus: 4, cpus: 2 } }))).rejects.toThrow(
+      /No node on cluster gpu-a can hold 4 GPU\(s\) and 2 CPU\(s\) in one pod \(nodes: 2 GPU\/16 CPU\)/,
+    );
+    const [statusA] = await b.queueStatus();
+    expect(statusA).toMatchObject({ cluster: 'gpu-a', reachable: true, capacity: { gpus: 2, cpus: 16 } });
+    expect(statusA?.note).toBeUndefined();
     const onB = await b.submit(spec('multi/one'), { cluster: 'gpu-b' });
     expect(onB).toMatchObject({ cluster: 'gpu-b' });
     expect(onB.id).toMatch(/^gpu-b\//);

@@ -91,6 +91,13 @@ export class KubernetesBackend implements JobBackend {
   private readonly kubeconfigPath: string | undefined;
   private readonly clients = new Map<string, ClusterClient>();
   private module: ClientModule | undefined;
+  private readonly nodeCache = new Map<
+    string,
+    {
+      at: number;
+      value: { gpus: number; cpus: number; largest: Array<{ gpus: number; cpus: number }> } | undefined;
+    }
+  >();
 
   constructor(options: KubernetesBackendOptions) {
     this.options = options;
@@ -117,13 +124,7 @@ export class KubernetesBackend implements JobBackend {
         'The job has no container image: give its template an image, or set backends.kubernetes.image in the config.',
       );
     }
-    const gpuLimit = 64;
-    if (spec.resources.gpus > gpuLimit) {
-      throw new ToolError(
-        'refused',
-        `${spec.resources.gpus} GPUs requested; one pod here takes at most ${gpuLimit}.`,
-      );
-    }
+    await this.checkFits(cluster, spec, options.signal);
     const full: JobSpec = { ...spec, image };
     const jobName = kubeName(spec.name);
     const stored: StoredSpec = {
@@ -260,7 +261,7 @@ export class KubernetesBackend implements JobBackend {
         out.push({
           ...base,
           reachable: true,
-          capacity: capacity ?? { gpus: 0, cpus: 0 },
+          capacity: capacity ? { gpus: capacity.gpus, cpus: capacity.cpus } : { gpus: 0, cpus: 0 },
           inUse: {
             gpus: running.reduce((n, j) => n + j.resources.gpus, 0),
             cpus: running.reduce((n, j) => n + j.resources.cpus, 0),
@@ -452,23 +453,59 @@ export class KubernetesBackend implements JobBackend {
     );
   }
 
+  /**
+   * Refuses a pod no node could ever hold, when the credentials can see nodes; with a namespaced
+   * role they cannot, and the cluster's own queue decides.
+   */
+  private async checkFits(cluster: string, spec: JobSpec, signal?: AbortSignal): Promise<void> {
+    const nodes = await this.nodeCapacity(cluster, signal);
+    if (!nodes || nodes.largest.length === 0) return;
+    const { gpus, cpus } = spec.resources;
+    const fits = nodes.largest.some((n) => n.gpus >= gpus && n.cpus >= cpus);
+    if (!fits) {
+      const best = [...nodes.largest]
+        .sort((a, b) => b.gpus - a.gpus || b.cpus - a.cpus)
+        .slice(0, 5)
+        .map((n) => `${n.gpus} GPU/${n.cpus} CPU`)
+        .join(', ');
+      throw new ToolError(
+        'refused',
+        `No node on cluster ${cluster} can hold ${gpus} GPU(s) and ${cpus} CPU(s) in one pod (nodes: ${best}). Lower the resources or pick another cluster.`,
+      );
+    }
+  }
+
   private async nodeCapacity(
     cluster: string,
     signal?: AbortSignal,
-  ): Promise<{ gpus: number; cpus: number; memoryMiB?: number } | undefined> {
+  ): Promise<{ gpus: number; cpus: number; largest: Array<{ gpus: number; cpus: number }> } | undefined> {
+    const cached = this.nodeCache.get(cluster);
+    if (cached && Date.now() - cached.at < 60_000) return cached.value;
+    let value: { gpus: number; cpus: number; largest: Array<{ gpus: number; cpus: number }> } | undefined;
     try {
       const nodes = await this.call(cluster, signal, 'listing nodes', (c, o) => c.core.listNode({}, o));
       let gpus = 0;
       let cpus = 0;
+      const largest: Array<{ gpus: number; cpus: number }> = [];
       for (const node of nodes.items) {
+        if (node.spec?.unschedulable) continue;
         const allocatable = node.status?.allocatable ?? {};
-        gpus += Number(allocatable['nvidia.com/gpu'] ?? 0) || 0;
-        cpus += parseCpu(allocatable.cpu);
+        const nodeGpus = Number(allocatable['nvidia.com/gpu'] ?? 0) || 0;
+        const nodeCpus = parseCpu(allocatable.cpu);
+        gpus += nodeGpus;
+        cpus += nodeCpus;
+        largest.push({ gpus: nodeGpus, cpus: nodeCpus });
       }
-      return { gpus, cpus };
-    } catch {
-      return undefined;
+      value = { gpus, cpus, largest };
+    } catch (error) {
+      // Forbidden means a namespaced role: capacity stays unknown. Anything else is worth a log line.
+      if (!(ToolError.isInstance(error) && error.code === 'permission_denied')) {
+        this.options.logger?.debug('node capacity unavailable', { cluster, error: (error as Error).message });
+      }
+      value = undefined;
     }
+    this.nodeCache.set(cluster, { at: Date.now(), value });
+    return value;
   }
 
   private jobManifest(jobName: string, id: string, stored: StoredSpec, namespace: string): K8s.V1Job {
