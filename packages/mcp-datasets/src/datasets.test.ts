@@ -159,4 +159,28 @@ describe('scan cache', () => {
     // A new version object: results derived from the old one are not reused.
     expect(store.derive(data, 'hash', () => 1)).toBe(1);
   });
+
+  it('does not serve stale results after a scan was cut short', async () => {
+    const store = open();
+    await store.load('parts', 'v1', quiet);
+    edit(join(root, 'parts', 'v1', 'labels', 'train', 'train-002.txt'), '1 0.5 0.5 0.25 0.25\n', 11);
+    let calls = 0;
+    const cancelling = async () => {
+      if (++calls === 2) throw new Error('cancelled');
+    };
+    await expect(store.load('parts', 'v1', cancelling)).rejects.toThrow('cancelled');
+    const data = await store.load('parts', 'v1', quiet);
+    expect(data.samples.find((s) => s.image.endsWith('train-002.jpg'))?.boxes).toEqual([
+      1, 0.5, 0.5, 0.25, 0.25,
+    ]);
+  });
+
+  it('keeps a bounded number of versions in memory; an evicted one returns from the disk cache', async () => {
+    for (const v of ['v2', 'v3', 'v4', 'v5']) makeCleanYolo(join(root, 'parts', v), { train: 2, val: 1 });
+    const store = open();
+    expect((await store.load('parts', 'v1', quiet)).scan.read).toBe(24);
+    for (const v of ['v2', 'v3', 'v4', 'v5']) await store.load('parts', v, quiet);
+    const back = await store.load('parts', 'v1', quiet);
+    expect(back.scan).toMatchObject({ walked: true, read: 0, cached: 24 });
+  });
 });

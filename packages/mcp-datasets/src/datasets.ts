@@ -8,6 +8,12 @@ import { findYoloYaml, loadYolo } from './formats/yolo.ts';
 import { type ProgressFn, type ScanInfo, VersionScanner } from './scanner.ts';
 import { parseYaml } from './yaml.ts';
 
+/**
+ * Versions whose file records stay in memory (and watched); older ones fall back to their disk
+ * cache. Bounds memory when many large versions are listed or compared.
+ */
+const maxVersionsInMemory = 4;
+
 /** The file in a dataset folder that names its versions (otherwise: its sub-folders). */
 export const manifestFile = 'versions.yaml';
 
@@ -169,9 +175,18 @@ export class DatasetStore {
   ): Promise<VersionData> {
     const started = performance.now();
     let scanner = this.scanners.get(version.dir);
-    if (!scanner) {
+    if (scanner) {
+      // Most recently used last, so eviction drops the version untouched longest.
+      this.scanners.delete(version.dir);
+    } else {
       scanner = new VersionScanner(version.dir, this.cacheDir);
-      this.scanners.set(version.dir, scanner);
+    }
+    this.scanners.set(version.dir, scanner);
+    for (const [dir, old] of this.scanners) {
+      if (this.scanners.size <= maxVersionsInMemory) break;
+      old.close();
+      this.scanners.delete(dir);
+      this.loaded.delete(dir);
     }
     await progress(0, 1, `listing files of ${dataset.name}/${version.name}`);
     const { walked, changed } = await scanner.refresh();
@@ -189,7 +204,15 @@ export class DatasetStore {
     }
     const counts = { read: 0, cached: 0 };
     const context: LoadContext = { scanner, check: changed, progress, counts };
-    const layout = await this.layout(scanner, context);
+    this.loaded.delete(version.dir);
+    let layout: VersionLayout;
+    try {
+      layout = await this.layout(scanner, context);
+    } catch (error) {
+      // Changes seen by the watchers may not have been read: look at everything next time.
+      scanner.invalidate();
+      throw error;
+    }
     await scanner.save();
     const data: VersionData = {
       ...layout,
