@@ -35,6 +35,8 @@ export type {
   ProposalView,
   Role,
 } from './core/types.ts';
+export { createModel, ModelNotConfiguredError, modelSetupHelp } from './models/create-model.ts';
+export { createScriptedModel, loadScript, type ScriptedModel, type ScriptedTurn } from './models/scripted.ts';
 export type {
   ModelAdapter,
   ModelMessage,

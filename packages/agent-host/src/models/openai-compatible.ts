@@ -69,7 +69,8 @@ export function createOpenAiCompatibleModel(
               request.onText(choice.delta.content);
             }
             for (const fragment of choice.delta.tool_calls ?? []) {
-              const call = (rawCalls[fragment.index] ??= { id: '', name: '', arguments: '' });
+              const call = rawCalls[fragment.index] ?? { id: '', name: '', arguments: '' };
+              rawCalls[fragment.index] = call;
               if (fragment.id) call.id = fragment.id;
               if (fragment.function?.name) call.name += fragment.function.name;
               if (fragment.function?.arguments) call.arguments += fragment.function.arguments;

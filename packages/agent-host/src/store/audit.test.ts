@@ -81,3 +81,17 @@ describe('the audit log', () => {
     expect(audit.verify()).toMatchObject({ ok: true, rows: 2 });
   });
 });
+
+describe('the audit hash', () => {
+  it('is the same whether computed at append time or from the stored row', () => {
+    const { audit } = logWithRows(0);
+    audit.append({
+      kind: 'x',
+      conversationId: null,
+      actor: null,
+      data: { z: 1, a: { y: [1, 'é'], b: null } },
+    });
+    audit.append({ kind: 'y', conversationId: 'c "quoted"', actor: 'Åsa', data: {} });
+    expect(audit.verify()).toMatchObject({ ok: true, rows: 2 });
+  });
+});

@@ -29,6 +29,19 @@ function rowHash(prevHash: string, row: Omit<AuditRow, 'hash' | 'prevHash'>): st
   );
 }
 
+/**
+ * The same hash from the stored text: the data column holds the canonical JSON written at
+ * append time, so verify need not parse and re-serialize it. Any change to those bytes, even an
+ * equivalent re-serialization, changes the hash and counts as an edit.
+ */
+function storedRowHash(raw: RawRow): string {
+  const text =
+    `{"actor":${JSON.stringify(raw.actor)},"at":${JSON.stringify(raw.at)},` +
+    `"conversationId":${JSON.stringify(raw.conversation_id)},"data":${raw.data},` +
+    `"kind":${JSON.stringify(raw.kind)},"seq":${raw.seq}}`;
+  return sha256(`${raw.prev_hash}\n${text}`);
+}
+
 function toRow(raw: RawRow): AuditRow {
   let data: Record<string, unknown>;
   try {
@@ -114,18 +127,17 @@ export function createAuditLog(db: DatabaseSync, now: () => Date = () => new Dat
       let rows = 0;
       for (const raw of db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as Iterable<RawRow>) {
         rows++;
-        const row = toRow(raw);
-        if (row.seq !== expectedSeq) {
-          problems.push(`rows ${expectedSeq}..${row.seq - 1} are missing (deleted)`);
+        if (raw.seq !== expectedSeq) {
+          problems.push(`rows ${expectedSeq}..${raw.seq - 1} are missing (deleted)`);
         }
-        if (row.prevHash !== prevHash) {
-          problems.push(`row ${row.seq}: does not chain to the row before it (a row was deleted or edited)`);
+        if (raw.prev_hash !== prevHash) {
+          problems.push(`row ${raw.seq}: does not chain to the row before it (a row was deleted or edited)`);
         }
-        if (rowHash(row.prevHash, row) !== row.hash) {
-          problems.push(`row ${row.seq}: content does not match its hash (edited)`);
+        if (storedRowHash(raw) !== raw.hash) {
+          problems.push(`row ${raw.seq}: content does not match its hash (edited)`);
         }
-        prevHash = row.hash;
-        expectedSeq = row.seq + 1;
+        prevHash = raw.hash;
+        expectedSeq = raw.seq + 1;
       }
       // AUTOINCREMENT remembers the highest seq ever used: a shorter log means its tail was cut.
       const sequence = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").get() as
