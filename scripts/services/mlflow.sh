@@ -73,7 +73,8 @@ free_port() {
 
 wait_healthy() {
   local uri="$1" pid="$2" logfile="$3" waited=0
-  until curl -sf -o /dev/null "$uri/health"; do
+  # The venv's Python polls, so the script needs no curl on a fresh machine.
+  until "$VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$uri/health" 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then
       log "server at $uri exited; last log lines:"
       tail -n 30 "$logfile" >&2 || true
