@@ -11,4 +11,8 @@ server.registerTool('dyn_add_tool', { description: 'Adds the dyn_late tool.' }, 
   }));
   return { content: [{ type: 'text', text: 'added' }] };
 });
+// A name some providers reject (dots): the host must expose it under a safe name.
+server.registerTool('dyn.dotted', { description: 'A tool with a dotted name.' }, async () => ({
+  content: [{ type: 'text', text: 'dotted ran' }],
+}));
 await server.connect(new StdioServerTransport());

@@ -57,10 +57,11 @@ describe('the MCP client pool', () => {
       { dyn: { command: process.execPath, args: [dynamicServer], env: {} } },
       { log: () => undefined, onToolsChanged: () => changes++ },
     );
-    expect(pool.tools().map((t) => t.name)).toEqual(['dyn_add_tool']);
+    expect(pool.tools().map((t) => t.name)).toEqual(['dyn_add_tool', 'dyn.dotted']);
+    expect(pool.tools().find((t) => t.name === 'dyn.dotted')?.exposedName).toBe('dyn_dotted');
     const before = changes;
     await pool.call('dyn', 'dyn_add_tool', {}, { timeoutMs: 10_000 });
-    await expect.poll(() => pool?.tools().map((t) => t.name)).toEqual(['dyn_add_tool', 'dyn_late']);
+    await expect.poll(() => pool?.tools().map((t) => t.name)).toEqual(['dyn_add_tool', 'dyn.dotted', 'dyn_late']);
     expect(changes).toBeGreaterThan(before);
     expect(await pool.call('dyn', 'dyn_late', {}, { timeoutMs: 10_000 })).toMatchObject({
       text: 'late tool ran',

@@ -268,17 +268,20 @@ export class McpPool {
     return pool;
   }
 
-  /** Every known tool with a pool-unique name (the last list of a server that is restarting stays). */
+  /**
+   * Every known tool with a pool-unique name (the last list of a server that is restarting
+   * stays). Names are made safe for every provider (`[A-Za-z0-9_-]`, at most 64 characters);
+   * a name two servers share gets its server as a prefix.
+   */
   tools(): PoolTool[] {
+    const safe = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
     const all = [...this.servers.values()].flatMap((server) => server.tools);
     const counts = new Map<string, number>();
-    for (const tool of all) counts.set(tool.name, (counts.get(tool.name) ?? 0) + 1);
+    for (const tool of all) counts.set(safe(tool.name), (counts.get(safe(tool.name)) ?? 0) + 1);
     return all.map((tool) => ({
       ...tool,
       exposedName:
-        (counts.get(tool.name) ?? 0) > 1
-          ? `${tool.server}_${tool.name}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)
-          : tool.name,
+        (counts.get(safe(tool.name)) ?? 0) > 1 ? safe(`${tool.server}_${tool.name}`) : safe(tool.name),
     }));
   }
 
