@@ -97,7 +97,11 @@ people: [{ name: A, role: approver, terminal: a }, { name: B, role: viewer, term
   });
 
   it('leaves the service block to nightshift serve', () => {
-    expect(() => parseConfig('service: { listen: { port: 7400 } }', { env: {} })).not.toThrow();
+    expect(() =>
+      parseConfig(`service: { listen: { port: 7400 }, slack: { botToken: "\${SLACK_BOT_TOKEN}" } }`, {
+        env: {},
+      }),
+    ).not.toThrow();
   });
 
   it('accepts an empty file: no model, no servers, the host can still start', () => {

@@ -201,7 +201,8 @@ export function parseConfig(
   const envProblems: string[] = [];
   const expanded = substitute(raw, env, '', envProblems, substituted);
   // Commands that only read the store (audit) need no server credentials.
-  if (!options.ignoreMissingEnv) problems.push(...envProblems);
+  // The service block is `nightshift serve`'s to validate: chat and doctor run without its secrets.
+  if (!options.ignoreMissingEnv) problems.push(...envProblems.filter((p) => !p.startsWith('service')));
   const result = configSchema.safeParse(expanded);
   if (!result.success) {
     for (const issue of result.error.issues) {
