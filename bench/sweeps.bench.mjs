@@ -47,21 +47,27 @@ function optunaPython() {
   }
 }
 
-function runOptuna(python, modes) {
+function runOptuna(python, runs) {
   const result = spawnSync(
     python,
-    [join(root, 'bench', 'sweeps', 'objective.py'), JSON.stringify({ seeds, trials, modes })],
+    [join(root, 'bench', 'sweeps', 'objective.py'), JSON.stringify({ seeds, trials, runs })],
     { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: 1_800_000 },
   );
   if (result.status !== 0) throw new Error(`optuna run failed: ${result.stderr.slice(-500)}`);
-  return result.stdout
+  const lines = result.stdout
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line));
+  const by = {};
+  for (const line of lines) {
+    const key = `${line.sampler}/${line.mode}`;
+    by[key] = [...(by[key] ?? []), line];
+  }
+  return by;
 }
 
 /** One sweep through the real controller; returns its best final value and steps of compute. */
-async function runOurs(pruner, seed, modules) {
+async function runOurs(sampler, pruner, seed, modules, horizon = steps) {
   const { SweepController, SweepStore, ScriptedBackend, ScriptedMetrics, bestTrial } = modules;
   const dir = mkdtempSync(join(tmpdir(), 'nightshift-bench-sweep-'));
   let clock = new Date('2026-01-01T00:00:00Z');
@@ -87,11 +93,11 @@ async function runOurs(pruner, seed, modules) {
     name: 'bench',
     template: 'synthetic',
     space,
-    sampler: { type: 'tpe', startupTrials: 10 },
+    sampler,
     objective: { metric: 'val_loss', direction: 'minimize' },
     budget: { maxTrials: trials, maxParallel: 1 },
     pruner,
-    maxSteps: steps,
+    maxSteps: horizon,
     seed,
   });
   let used = 0;
@@ -106,7 +112,7 @@ async function runOurs(pruner, seed, modules) {
       const t = (metrics.points.get(job.id)?.length ?? 0) + 1;
       metrics.report(job.id, curve(params, t));
       used++;
-      if (t === steps) backend.finish(job.id, 'succeeded');
+      if (t === horizon) backend.finish(job.id, 'succeeded');
     }
     clock = new Date(clock.getTime() + 60_000);
     state = await controller.tick(state.id);
@@ -123,33 +129,43 @@ export async function run() {
   const { ScriptedBackend, ScriptedMetrics } = await import(join(src, '__fixtures__', 'scripted-backend.ts'));
   const modules = { SweepController, SweepStore, ScriptedBackend, ScriptedMetrics, bestTrial };
 
-  const ours = {};
+  const tpe = { type: 'tpe', startupTrials: 10 };
+  const random = { type: 'random' };
   const pruners = {
     none: { type: 'none' },
     median: { type: 'median', startupTrials: 5 },
     asha: { type: 'asha', minResource: 1, reductionFactor: 3 },
-    plateau: { type: 'plateau', patience: 5, minDelta: 0.002 },
+    // minDelta above the curves' noise (±0.005), as one would set it on real runs.
+    plateau: { type: 'plateau', patience: 5, minDelta: 0.01 },
   };
-  for (const [name, pruner] of Object.entries(pruners)) {
-    ours[name] = [];
-    for (const seed of seeds) ours[name].push(await runOurs(pruner, seed, modules));
-  }
+  const ours = {};
+  const sweep = async (key, sampler, pruner, horizon, seedList = seeds) => {
+    ours[key] = [];
+    for (const seed of seedList) ours[key].push(await runOurs(sampler, pruner, seed, modules, horizon));
+  };
+  await sweep('tpe/none', tpe, pruners.none);
+  await sweep('tpe/median', tpe, pruners.median);
+  for (const name of Object.keys(pruners)) await sweep(`random/${name}`, random, pruners[name]);
+  // A longer schedule than the runs need: good runs flatten well before its end.
+  const longSeeds = seeds.slice(0, Math.max(2, Math.ceil(seeds.length / 2)));
+  await sweep('random-long/none', random, pruners.none, 2 * steps, longSeeds);
+  await sweep('random-long/plateau', random, pruners.plateau, 2 * steps, longSeeds);
 
   const installed = optunaPython();
-  let optuna;
-  if (installed.python) {
-    const results = runOptuna(installed.python, ['none', 'median']);
-    optuna = {
-      none: results.filter((r) => r.mode === 'none'),
-      median: results.filter((r) => r.mode === 'median'),
-    };
-  }
+  const optuna = installed.python
+    ? runOptuna(installed.python, [
+        ['tpe', 'none'],
+        ['tpe', 'median'],
+        ['random', 'none'],
+        ['random', 'median'],
+      ])
+    : undefined;
 
   const bestOf = (runs) => median(runs.map((r) => r.best));
   const stepsOf = (runs) => median(runs.map((r) => r.steps));
   const per = `median of ${seeds.length} seeds, ${trials} trials`;
   const rows = [];
-  const compare = (label, mine, theirs, unit, target) =>
+  const vsOptuna = (label, mine, theirs, unit, target) =>
     rows.push({
       bench: 'sweeps vs Optuna',
       case: label,
@@ -160,64 +176,74 @@ export async function run() {
         : { baselineName: installed.reason }),
       target,
     });
-
-  compare(
+  const perCompute = (runs) => median(runs.map((r) => 1 / r.best / (r.steps / 1000)));
+  vsOptuna(
     `TPE, no pruning: best val_loss (${per})`,
-    bestOf(ours.none),
-    optuna && bestOf(optuna.none),
+    bestOf(ours['tpe/none']),
+    optuna && bestOf(optuna['tpe/none']),
     'loss',
     '≤ 1.05× Optuna',
   );
-  compare(
+  vsOptuna(
     `TPE + median: best val_loss (${per})`,
-    bestOf(ours.median),
-    optuna && bestOf(optuna.median),
+    bestOf(ours['tpe/median']),
+    optuna && bestOf(optuna['tpe/median']),
     'loss',
     '≤ 1.05× Optuna',
   );
-  compare(
-    'TPE + median: compute (steps)',
-    stepsOf(ours.median),
-    optuna && stepsOf(optuna.median),
+  vsOptuna(
+    'TPE + median: compute',
+    stepsOf(ours['tpe/median']),
+    optuna && stepsOf(optuna['tpe/median']),
     'steps',
     'info',
   );
-  const perCompute = (runs) => median(runs.map((r) => 1 / r.best / (r.steps / 1000)));
-  compare(
-    'TPE + median: (1/best) per 1k steps',
-    perCompute(ours.median),
-    optuna && perCompute(optuna.median),
+  vsOptuna(
+    'TPE + median: 1/best per 1k steps',
+    perCompute(ours['tpe/median']),
+    optuna && perCompute(optuna['tpe/median']),
     '1/loss',
     '≥ 0.95× Optuna',
   );
 
-  const full = stepsOf(ours.none);
-  const unprunedBest = bestOf(ours.none);
-  for (const name of ['median', 'asha', 'plateau']) {
-    const saved = 100 * (1 - stepsOf(ours[name]) / full);
-    const regret = (100 * (bestOf(ours[name]) - unprunedBest)) / unprunedBest;
+  // Pruning on its own: a random sampler draws the same trials with and without pruning (per
+  // seed), so the compute saved and the regret belong to the pruner alone. Regret is per seed,
+  // (best with pruning - best without) / best without, then the median over seeds.
+  const saved = (pruned, full) => 100 * (1 - stepsOf(pruned) / stepsOf(full));
+  const regret = (pruned, full) =>
+    median(pruned.map((r, i) => (100 * (r.best - full[i].best)) / full[i].best));
+  const prunerRows = (name, key, fullKey, optunaKey, sameTrials = true) => {
+    const theirs = optuna && optunaKey ? optuna[optunaKey] : undefined;
+    const mineSaved = saved(ours[key], ours[fullKey]);
+    const theirSaved = theirs ? saved(theirs, optuna[optunaKey.replace(/\/.*/, '/none')]) : undefined;
     rows.push({
       bench: 'sweeps pruning',
-      case: `${name}: compute saved vs no pruning`,
-      value: saved,
+      case: `${name}: compute saved${sameTrials ? ' (same trials as without pruning)' : ''}`,
+      value: mineSaved,
       unit: '%',
-      baseline:
-        optuna && name === 'median' ? 100 * (1 - stepsOf(optuna.median) / stepsOf(optuna.none)) : undefined,
-      baselineName: optuna && name === 'median' ? `optuna ${optunaVersion} median` : 'no pruning',
-      ...(optuna && name === 'median'
-        ? { ratio: saved / (100 * (1 - stepsOf(optuna.median) / stepsOf(optuna.none))) }
+      ...(theirSaved !== undefined
+        ? { baseline: theirSaved, baselineName: `optuna ${optunaVersion}`, ratio: mineSaved / theirSaved }
         : {}),
       target: '≥ 40%',
     });
+    const mineRegret = regret(ours[key], ours[fullKey]);
+    const theirRegret = theirs ? regret(theirs, optuna[optunaKey.replace(/\/.*/, '/none')]) : undefined;
     rows.push({
       bench: 'sweeps pruning',
-      case: `${name}: regret vs no pruning (best val_loss)`,
-      value: regret,
+      case: `${name}: regret of the best val_loss`,
+      value: mineRegret,
       unit: '%',
-      baseline: unprunedBest,
-      baselineName: 'best without pruning',
+      ...(theirRegret !== undefined
+        ? { baseline: theirRegret, baselineName: `optuna ${optunaVersion}` }
+        : {}),
       target: '≤ 2%',
     });
-  }
+  };
+  prunerRows('random + median', 'random/median', 'random/none', 'random/median');
+  prunerRows('random + ASHA', 'random/asha', 'random/none');
+  prunerRows(`random + plateau, ${steps}-step schedule`, 'random/plateau', 'random/none');
+  prunerRows(`random + plateau, ${2 * steps}-step schedule`, 'random-long/plateau', 'random-long/none');
+  // With TPE the pruned and unpruned sweeps sample different trials: regret mixes in the sampler.
+  prunerRows('TPE + median', 'tpe/median', 'tpe/none', 'tpe/median', false);
   return rows;
 }

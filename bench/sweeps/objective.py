@@ -1,8 +1,8 @@
 """The synthetic objective of bench/sweeps.bench.mjs, run through Optuna.
 
 Same learning curve as objective.mjs. Reads a JSON job from argv[1]:
-{"seeds": [...], "trials": N, "modes": ["none", "median"]} and prints one JSON line per
-(mode, seed): best value and steps of compute used.
+{"seeds": [...], "trials": N, "runs": [["tpe", "none"], ["random", "median"], ...]} and prints one
+JSON line per (sampler, pruner, seed): best value and steps of compute used.
 """
 
 import json
@@ -30,7 +30,7 @@ def curve(p, t):
     return final + (2.3 - final) * math.exp(-t / tau) + 0.005 * math.sin(1.7 * t + 10 * x)
 
 
-def run(mode, seed, trials):
+def run(sampler_name, mode, seed, trials):
     used = {"steps": 0}
 
     def objective(trial):
@@ -55,20 +55,30 @@ def run(mode, seed, trials):
         if mode == "median"
         else optuna.pruners.NopPruner()
     )
-    study = optuna.create_study(
-        direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner
+    sampler = (
+        optuna.samplers.TPESampler(seed=seed)
+        if sampler_name == "tpe"
+        else optuna.samplers.RandomSampler(seed=seed)
     )
+    study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner)
     study.optimize(objective, n_trials=trials)
     pruned = len([t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED])
-    return {"mode": mode, "seed": seed, "best": study.best_value, "steps": used["steps"], "pruned": pruned}
+    return {
+        "sampler": sampler_name,
+        "mode": mode,
+        "seed": seed,
+        "best": study.best_value,
+        "steps": used["steps"],
+        "pruned": pruned,
+    }
 
 
 def main():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     job = json.loads(sys.argv[1])
-    for mode in job["modes"]:
+    for sampler_name, mode in job["runs"]:
         for seed in job["seeds"]:
-            print(json.dumps(run(mode, seed, job["trials"])), flush=True)
+            print(json.dumps(run(sampler_name, mode, seed, job["trials"])), flush=True)
 
 
 if __name__ == "__main__":

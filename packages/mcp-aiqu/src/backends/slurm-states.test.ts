@@ -7,7 +7,6 @@ import {
   parseJobcomp,
   parseSacct,
   slurmOutcome,
-  substituteParams,
 } from './slurm-states.ts';
 
 describe('Slurm states and records', () => {
@@ -64,14 +63,34 @@ describe('Slurm states and records', () => {
     expect(gpuIndices('gpu:fake:1(IDX:1)')).toEqual([1]);
   });
 
-  it('generates a batch script with resources, quoting, params and no command injection', () => {
+  it('generates a batch script with resources, quoting, the shared job variables and no command injection', () => {
+    const base = {
+      backend: 'slurm',
+      cluster: 'c',
+      status: 'queued' as const,
+      createdAt: '2026-11-23T00:00:00Z',
+    };
     const script = buildBatchScript({
-      id: 'slurm-000007',
       outputPath: '/out/slurm-000007.out',
       partition: 'gpu',
-      spec: {
+      jobEnv: { NIGHTSHIFT_EVENTS_URL: 'http://127.0.0.1:9/e', NIGHTSHIFT_JOB_ID: 'overridden' },
+      job: {
+        ...base,
+        id: 'slurm-000007',
+        attempt: 2,
         name: "customer-a/weld defect 'v4'",
-        command: ['python', 'train.py', '--lr', '{{lr}}', '--note', '$(rm -rf /)'],
+        command: [
+          'python',
+          'train.py',
+          '--lr',
+          '{{lr}}',
+          '--note',
+          '$(rm -rf /)',
+          '{{job_id}}',
+          '{{config_path}}',
+          '{{nope}}',
+        ],
+        configRef: { repo: 'factory-configs', path: 'a/b.yaml' },
         env: { WANDB_MODE: "off'; echo pwned" },
         params: { lr: '0.01' },
         resources: { gpus: 2, cpus: 3.5, memoryMiB: 8000 },
@@ -91,13 +110,28 @@ describe('Slurm states and records', () => {
     expect(script).toContain('#SBATCH --comment=nightshift:slurm-000007');
     expect(script).toContain("export NIGHTSHIFT_PARAM_LR='0.01'");
     expect(script).toContain("export WANDB_MODE='off'\\''; echo pwned'");
-    expect(script).toContain("exec 'python' 'train.py' '--lr' '0.01' '--note' '$(rm -rf /)'");
-    expect(substituteParams('{{ a }}-{{b}}', { a: '1' })).toBe('1-{{b}}');
+    expect(script).toContain(
+      "exec 'python' 'train.py' '--lr' '0.01' '--note' '$(rm -rf /)' 'slurm-000007' 'a/b.yaml' '{{nope}}'",
+    );
+    expect(script).toContain("export NIGHTSHIFT_JOB_ID='slurm-000007'");
+    expect(script).not.toContain('overridden');
+    expect(script).toContain("export NIGHTSHIFT_JOB_ATTEMPT='2'");
+    expect(script).toContain("export NIGHTSHIFT_CONFIG_PATH='a/b.yaml'");
+    expect(script).toContain("export NIGHTSHIFT_EVENTS_URL='http://127.0.0.1:9/e'");
     expect(() =>
       buildBatchScript({
-        id: 'x',
         outputPath: '/o',
-        spec: { name: 'n', env: {}, params: {}, resources: { gpus: 0, cpus: 1 }, priority: 0, labels: {} },
+        job: {
+          ...base,
+          id: 'x',
+          attempt: 1,
+          name: 'n',
+          env: {},
+          params: {},
+          resources: { gpus: 0, cpus: 1 },
+          priority: 0,
+          labels: {},
+        },
       }),
     ).toThrow(/no command/);
   });

@@ -3,7 +3,8 @@
  * and sacct record formats, and the batch script sbatch runs. The Slurm backend is the only
  * caller; tests pin each mapping to what Slurm 22.05 really prints.
  */
-import type { JobReason, JobSpec, JobStatus } from './types.ts';
+import { jobVariables, substitute } from './job-env.ts';
+import type { Job, JobReason, JobStatus } from './types.ts';
 
 export interface SlurmOutcome {
   status: JobStatus;
@@ -185,8 +186,8 @@ export function slurmJobName(name: string): string {
 }
 
 export interface BatchScriptInput {
-  id: string;
-  spec: JobSpec;
+  /** The job as it will be recorded (id, attempt, spec). */
+  job: Job;
   outputPath: string;
   partition?: string | undefined;
   account?: string | undefined;
@@ -198,11 +199,11 @@ export interface BatchScriptInput {
 /**
  * The script sbatch runs. Resources and placement go in #SBATCH lines; the job's environment is
  * exported in the script (sbatch is told to pass only PATH and locale from the server, so no
- * server secret leaks into a job); params are exported as NIGHTSHIFT_PARAM_<KEY> and
- * substituted for {{key}} in the command.
+ * server secret leaks into a job); `{{key}}` in the command is substituted as on every backend.
  */
 export function buildBatchScript(input: BatchScriptInput): string {
-  const { spec, id } = input;
+  const spec = input.job;
+  const id = spec.id;
   if (!spec.command || spec.command.length === 0) {
     throw new Error('the Slurm backend runs commands; this spec has no command');
   }
@@ -226,24 +227,12 @@ export function buildBatchScript(input: BatchScriptInput): string {
   // for less than the default is honoured and one asking for more runs at the default.
   if (spec.priority < 0) directives.push(`--nice=${-spec.priority}`);
 
-  const env: Record<string, string> = {
-    ...input.jobEnv,
-    ...spec.env,
-    NIGHTSHIFT_JOB_ID: id,
-    NIGHTSHIFT_JOB_NAME: spec.name,
-  };
-  for (const [key, value] of Object.entries(spec.params)) {
-    env[`NIGHTSHIFT_PARAM_${key.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = value;
-  }
-  if (spec.configRef) {
-    env.NIGHTSHIFT_CONFIG_REPO = spec.configRef.repo;
-    env.NIGHTSHIFT_CONFIG_PATH = spec.configRef.path;
-    if (spec.configRef.commit) env.NIGHTSHIFT_CONFIG_COMMIT = spec.configRef.commit;
-  }
+  // The same variables every backend gives a job (params, config reference, identity).
+  const env: Record<string, string> = { ...input.jobEnv, ...jobVariables(spec) };
   const exports = Object.entries(env)
     .filter(([key]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
     .map(([key, value]) => `export ${key}=${shellQuote(value)}`);
-  const command = spec.command.map((arg) => shellQuote(substituteParams(arg, spec.params))).join(' ');
+  const command = spec.command.map((arg) => shellQuote(substitute(arg, spec))).join(' ');
   return [
     '#!/bin/bash',
     ...directives.map((d) => `#SBATCH ${d}`),
@@ -252,9 +241,4 @@ export function buildBatchScript(input: BatchScriptInput): string {
     `exec ${command}`,
     '',
   ].join('\n');
-}
-
-/** `{{key}}` → the param's value; unknown keys are left as written. */
-export function substituteParams(arg: string, params: Record<string, string>): string {
-  return arg.replace(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g, (whole, key: string) => params[key] ?? whole);
 }

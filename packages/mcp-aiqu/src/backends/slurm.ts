@@ -139,9 +139,18 @@ export class SlurmBackend implements JobBackend {
     const id = this.#store.nextId();
     const outputPath = join(this.#store.outputDir, `${id}.out`);
     const scriptPath = join(this.#store.outputDir, `${id}.sbatch`);
-    const script = buildBatchScript({
+    const job: Job = {
+      ...spec,
       id,
-      spec,
+      backend: this.name,
+      cluster: facts.name,
+      status: 'queued',
+      createdAt: new Date().toISOString(),
+      attempt: options.attempt ?? 1,
+      ...(options.previousAttemptId ? { previousAttemptId: options.previousAttemptId } : {}),
+    };
+    const script = buildBatchScript({
+      job,
       outputPath,
       partition: this.#options.partition,
       account: this.#options.account,
@@ -158,17 +167,7 @@ export class SlurmBackend implements JobBackend {
     const nativeId = out.trim().split(';')[0] ?? '';
     if (!/^\d+$/.test(nativeId))
       throw new ToolError('unavailable', `sbatch answered "${out.trim()}" instead of a job id`);
-    const job: Job = {
-      ...spec,
-      id,
-      backend: this.name,
-      cluster: facts.name,
-      status: 'queued',
-      createdAt: new Date().toISOString(),
-      attempt: options.attempt ?? 1,
-      nativeId,
-      ...(options.previousAttemptId ? { previousAttemptId: options.previousAttemptId } : {}),
-    };
+    job.nativeId = nativeId;
     this.#store.put({ job, slurmName: slurmJobName(spec.name), scriptPath, outputPath });
     await this.#refresh([id], options.signal).catch(() => undefined);
     return this.#record(id).job;
