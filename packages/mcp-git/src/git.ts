@@ -96,6 +96,7 @@ export class GitRepos {
   /** `treeOid:path` → object id; trees are immutable, so this never goes stale. */
   private readonly pathMemo = new Map<string, string | undefined>();
   private readonly tunedPacks = new WeakSet<object>();
+  private readonly packsByGitdir = new Map<string, PackIndex[]>();
 
   constructor(options: GitReposOptions) {
     this.repos = options.repos;
@@ -307,7 +308,7 @@ export class GitRepos {
     for (const step of suffix.match(/~\d*|\^/g) ?? []) {
       const count = step === '^' || step === '~' ? 1 : Number(step.slice(1));
       for (let i = 0; i < count; i++) {
-        const { commit } = await git.readCommit({ fs: this.fs, gitdir, oid, cache: this.cache });
+        const { commit } = await this.readCommit(repo, oid);
         const parent = commit.parent[0];
         if (!parent)
           throw new ToolError('not_found', `ref "${spec}" goes past the first commit of "${repo.name}".`);
@@ -337,21 +338,47 @@ export class GitRepos {
   }
 
   async treeOf(repo: RepoConfig, commit: string): Promise<string> {
-    const git = await this.git();
-    const { commit: parsed } = await git.readCommit({
-      fs: this.fs,
-      gitdir: this.gitdir(repo),
-      oid: commit,
-      cache: this.cache,
-    });
-    return parsed.tree;
+    return (await this.readCommit(repo, commit)).commit.tree;
   }
 
-  private async readTree(repo: RepoConfig, oid: string) {
+  private async readCommit(repo: RepoConfig, oid: string): Promise<ReadCommitResult> {
+    const packed = await this.readPacked(repo, oid);
+    if (packed?.type === 'commit') {
+      const parsed = parseCommit(oid, packed.object);
+      if (parsed) return parsed;
+    }
+    const git = await this.git();
+    const result = await git.readCommit({ fs: this.fs, gitdir: this.gitdir(repo), oid, cache: this.cache });
+    await this.tunePacks();
+    return result;
+  }
+
+  private async readTree(repo: RepoConfig, oid: string): Promise<TreeEntry[]> {
+    const packed = await this.readPacked(repo, oid);
+    if (packed?.type === 'tree') return parseTree(packed.object);
     const git = await this.git();
     const { tree } = await git.readTree({ fs: this.fs, gitdir: this.gitdir(repo), oid, cache: this.cache });
     await this.tunePacks();
     return tree;
+  }
+
+  /**
+   * Reads an object straight from an already loaded pack of this repository, skipping the
+   * per-call set-up of isomorphic-git's API (file system wrapper, gitdir discovery, loose
+   * object probe) that dominates reading thousands of small objects. Undefined when the
+   * object is not in a loaded pack; callers then use the API.
+   */
+  private async readPacked(
+    repo: RepoConfig,
+    oid: string,
+  ): Promise<{ type: string; object: Buffer } | undefined> {
+    for (const pack of this.packsByGitdir.get(this.gitdir(repo)) ?? []) {
+      if (pack.offsets.has(oid)) {
+        const { type, object } = await pack.read({ oid });
+        return { type, object };
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -364,11 +391,14 @@ export class GitRepos {
     for (const symbol of Object.getOwnPropertySymbols(this.cache)) {
       const packs = (this.cache as Record<symbol, unknown>)[symbol];
       if (!(packs instanceof Map)) continue;
-      for (const pending of packs.values()) {
+      for (const [file, pending] of packs as Map<string, unknown>) {
         const pack = (await pending) as PackIndex | undefined;
         if (!pack || typeof pack.readSlice !== 'function' || this.tunedPacks.has(pack)) continue;
+        if (!(pack.offsets instanceof Map) || typeof pack.read !== 'function') continue;
         this.tunedPacks.add(pack);
         pack.readSlice = objectCache(pack.readSlice.bind(pack), 32 * 1024 * 1024);
+        const gitdir = String(file).replace(/\/objects\/pack\/[^/]+$/, '');
+        this.packsByGitdir.set(gitdir, [...(this.packsByGitdir.get(gitdir) ?? []), pack]);
       }
     }
   }
@@ -400,13 +430,7 @@ export class GitRepos {
           );
         }
         if (entry.mode === modeSymlink) {
-          const git = await this.git();
-          const { blob } = await git.readBlob({
-            fs: this.fs,
-            gitdir: this.gitdir(repo),
-            oid: entry.oid,
-            cache: this.cache,
-          });
+          const blob = await this.readBlob(repo, entry.oid);
           const target = symlinkTarget(here, Buffer.from(blob).toString('utf8'));
           if (target === undefined) {
             throw new ToolError(
@@ -484,6 +508,8 @@ export class GitRepos {
   }
 
   async readBlob(repo: RepoConfig, oid: string): Promise<Uint8Array> {
+    const packed = await this.readPacked(repo, oid);
+    if (packed?.type === 'blob') return packed.object;
     const git = await this.git();
     const { blob } = await git.readBlob({ fs: this.fs, gitdir: this.gitdir(repo), oid, cache: this.cache });
     await this.tunePacks();
@@ -505,12 +531,8 @@ export class GitRepos {
     path?: string,
     budgetMs = 10_000,
   ): Promise<{ commits: CommitSummary[]; frontier: string[]; scanned: number; stoppedEarly: boolean }> {
-    const git = await this.git();
-    const gitdir = this.gitdir(repo);
     const deadline = performance.now() + budgetMs;
-    const read = (oid: string) => git.readCommit({ fs: this.fs, gitdir, oid, cache: this.cache });
-    await read(starts[0] as string);
-    await this.tunePacks();
+    const read = (oid: string) => this.readCommit(repo, oid);
     const queue: ReadCommitResult[] = await Promise.all(starts.map(read));
     const seen = new Set(starts);
     const commits: CommitSummary[] = [];
@@ -572,10 +594,7 @@ export class GitRepos {
   }
 
   async commitSummary(repo: RepoConfig, oid: string): Promise<CommitSummary> {
-    const git = await this.git();
-    return summarize(
-      await git.readCommit({ fs: this.fs, gitdir: this.gitdir(repo), oid, cache: this.cache }),
-    );
+    return summarize(await this.readCommit(repo, oid));
   }
 
   /** Files that differ between two trees; identical subtrees are skipped without reading them. */
@@ -863,6 +882,78 @@ type SliceReader = (at: { start: number }) => Promise<{ type: string; format: st
 
 interface PackIndex {
   readSlice: SliceReader;
+  offsets: Map<string, number>;
+  read(at: { oid: string }): Promise<{ type: string; object: Buffer }>;
+}
+
+interface TreeEntry {
+  mode: string;
+  path: string;
+  oid: string;
+  type: 'blob' | 'tree' | 'commit';
+}
+
+/**
+ * Parses a raw commit object into isomorphic-git's shape; undefined when it has a form this
+ * parser does not expect (the caller then asks isomorphic-git).
+ */
+export function parseCommit(oid: string, buffer: Buffer): ReadCommitResult | undefined {
+  const text = buffer.toString('utf8');
+  const split = text.indexOf('\n\n');
+  const head = split === -1 ? text : text.slice(0, split);
+  const message = split === -1 ? '' : text.slice(split + 2);
+  let tree: string | undefined;
+  const parent: string[] = [];
+  let author: ReturnType<typeof parsePerson>;
+  let committer: ReturnType<typeof parsePerson>;
+  for (const line of head.split('\n')) {
+    if (line.startsWith(' ')) continue;
+    const space = line.indexOf(' ');
+    const key = line.slice(0, space);
+    const value = line.slice(space + 1);
+    if (key === 'tree') tree = value;
+    else if (key === 'parent') parent.push(value);
+    else if (key === 'author') author = parsePerson(value);
+    else if (key === 'committer') committer = parsePerson(value);
+  }
+  if (!tree || !author || !committer) return undefined;
+  return { oid, commit: { tree, parent, author, committer, message }, payload: '' };
+}
+
+function parsePerson(value: string) {
+  const match = /^(.*) <(.*)> (\d+) ([+-])(\d\d)(\d\d)$/.exec(value);
+  if (!match) return undefined;
+  const minutes = Number(match[5]) * 60 + Number(match[6]);
+  return {
+    name: match[1] as string,
+    email: match[2] as string,
+    timestamp: Number(match[3]),
+    // isomorphic-git's convention: minutes west of UTC, like Date#getTimezoneOffset.
+    timezoneOffset: match[4] === '-' ? minutes : -minutes,
+  };
+}
+
+/**
+ * Parses a raw tree object (`<mode> <name>\0<20-byte id>` repeated). Entries whose names git
+ * itself refuses (".", "..", ".git", anything with "/") are dropped, as isomorphic-git does.
+ */
+export function parseTree(buffer: Buffer): TreeEntry[] {
+  const entries: TreeEntry[] = [];
+  let cursor = 0;
+  while (cursor < buffer.length) {
+    const space = buffer.indexOf(32, cursor);
+    const nul = buffer.indexOf(0, space + 1);
+    if (space === -1 || nul === -1 || nul + 21 > buffer.length) throw new Error('malformed tree object');
+    let mode = buffer.toString('latin1', cursor, space);
+    if (mode === '40000') mode = '040000';
+    const path = buffer.toString('utf8', space + 1, nul);
+    const oid = buffer.toString('hex', nul + 1, nul + 21);
+    cursor = nul + 21;
+    if (path === '.' || path === '..' || path.includes('/') || path.toLowerCase() === '.git') continue;
+    const type = mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob';
+    entries.push({ mode, path, oid, type });
+  }
+  return entries;
 }
 
 /** Wraps a pack's object reader with an LRU of resolved objects, bounded in bytes. */
