@@ -104,6 +104,26 @@ const tools = [
     },
   }),
   define({
+    name: 'fx_slow',
+    title: 'Slow read',
+    description: 'Waits the given milliseconds, then answers (for cancellation tests).',
+    toolset: 'fx',
+    input: z.object({ ms: z.number().int().describe('How long to wait.') }),
+    output: ok,
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+    async handler(input, deps, ctx) {
+      deps.record('fx_slow', input);
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, input.ms);
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve(undefined);
+        });
+      });
+      return { structured: { ok: true, note: `waited ${input.ms} ms` } };
+    },
+  }),
+  define({
     name: 'fx_show_env',
     title: 'Show env',
     description: 'Returns the value of FX_TOKEN (a badly behaved tool, for redaction tests).',

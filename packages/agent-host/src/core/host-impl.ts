@@ -353,7 +353,37 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
         );
         continue;
       }
-      const ran = await callTool(tool.server, tool.tool, call.arguments, ctx.signal);
+      let ran: Awaited<ReturnType<typeof callTool>>;
+      try {
+        ran = await callTool(tool.server, tool.tool, call.arguments, ctx.signal);
+      } catch (error) {
+        // Cancelled mid-call: the server may have acted, so the attempt is on the record too.
+        audit.append({
+          kind: 'tool_call',
+          conversationId: ctx.conversationId,
+          actor: 'model',
+          data: {
+            server: tool.server,
+            tool: tool.tool,
+            class: tool.policyClass,
+            argsHash,
+            ok: false,
+            cancelled: true,
+            turn: ctx.turnId,
+          },
+        });
+        recordToolCall(ctx, tool, argsHash, 'cancelled', null, (error as Error).message);
+        result('not completed: the turn was cancelled while it ran; whether it took effect is unknown', true);
+        for (const rest of calls.slice(calls.indexOf(call) + 1)) {
+          results.push({
+            callId: rest.id,
+            name: rest.name,
+            content: 'not run: the turn was cancelled',
+            isError: true,
+          });
+        }
+        return results;
+      }
       audit.append({
         kind: 'tool_call',
         conversationId: ctx.conversationId,

@@ -143,4 +143,41 @@ describe('turns', () => {
     controller.abort();
     expect((await pending).reply).toBe('(cancelled)');
   });
+
+  it('cancels a tool call in flight, audits the attempt, and keeps the history usable', async () => {
+    fx = await fixtureHost({
+      turns: [
+        {
+          text: '',
+          toolCalls: [
+            { name: 'fx_slow', arguments: { ms: 20_000 } },
+            { name: 'fx_read_status', arguments: {} },
+          ],
+        },
+        { text: 'next turn answer' },
+      ],
+    });
+    const controller = new AbortController();
+    const pending = fx.host.handleMessage({
+      channel: 'terminal',
+      senderId: 'anna',
+      conversationId: 'c1',
+      text: 'slow please',
+      signal: controller.signal,
+    });
+    await expect.poll(() => fx?.executed().length).toBe(1);
+    controller.abort();
+    expect((await pending).reply).toBe('(cancelled)');
+    expect(fx.executed().map((c) => c.tool)).toEqual(['fx_slow']);
+    expect(fx.host.audit.list().find((r) => r.kind === 'tool_call')?.data).toMatchObject({
+      tool: 'fx_slow',
+      cancelled: true,
+    });
+    expect((await say(fx, 'anna', 'and now?')).reply).toBe('next turn answer');
+    const history = fx.model.requests[1]?.messages ?? [];
+    expect(history.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'user']);
+    expect(history[2]).toMatchObject({
+      results: [{ isError: true }, { content: 'not run: the turn was cancelled' }],
+    });
+  });
 });
