@@ -129,6 +129,15 @@ describe('local backend with real processes', () => {
     expect(job).toMatchObject({ status: 'failed', reason: 'start_failure', exitCode: 127 });
   });
 
+  it('fails a job whose working directory is missing, and starts the next one', async () => {
+    const { backend } = await newBackend();
+    const bad = await backend.submit(spec('nowhere', ['true'], { workingDir: '/nonexistent/dir' }));
+    expect(bad).toMatchObject({ status: 'failed', reason: 'start_failure' });
+    expect(bad.reasonDetail).toContain('/nonexistent/dir does not exist');
+    const next = await backend.submit(spec('fine', ['true']));
+    expect((await waitEnded(backend, next.id)).status).toBe('succeeded');
+  });
+
   it('stops a hanging job with SIGTERM', async () => {
     const { backend } = await newBackend();
     const { id } = await backend.submit(spec('hang', [python, '-u', join(fixtures, 'train_hang.py')]));

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { type Logger, notFound, ToolError } from '@nightshift/mcp-kit';
 import type { LocalBackendConfig } from '../config.ts';
 import { findMlflowRunId, hasCudaOom, lastErrorLine } from '../log-analysis.ts';
@@ -356,6 +356,14 @@ export class LocalBackend implements JobBackend {
   private start(record: LocalRecord, gpuIndices: number[]): void {
     const job = record.job;
     const argv = (job.command ?? []).map((arg) => substitute(arg, job));
+    if (job.workingDir && !existsSync(job.workingDir)) {
+      this.fail(
+        record,
+        'start_failure',
+        `working directory ${job.workingDir} does not exist on ${this.clusters[0]}`,
+      );
+      return;
+    }
     let logFd: number;
     try {
       logFd = openSync(record.logPath, 'a');
@@ -381,9 +389,15 @@ export class LocalBackend implements JobBackend {
     child.once('error', (error) => {
       if (this.closed) return;
       this.children.delete(id);
-      this.fail(this.current(id), 'start_failure', `could not start: ${error.message}`);
+      const current = this.current(id);
+      if (current.job.status === 'failed') return;
+      this.fail(current, 'start_failure', `could not start: ${error.message}`);
     });
-    if (child.pid === undefined) return;
+    if (child.pid === undefined) {
+      // Spawning failed (its 'error' event follows); fail now so no later schedule starts it twice.
+      this.fail(record, 'start_failure', 'could not start the job process');
+      return;
+    }
     child.unref();
     this.children.set(id, child);
     child.once('exit', (code, signal) => {
