@@ -57,7 +57,7 @@ export interface SweepSetupOptions {
  */
 export async function createSweepController(options: SweepSetupOptions): Promise<SweepController> {
   const { jobs, file } = options;
-  const metrics = options.metrics ?? (await mlflowSource(options));
+  const metrics = options.metrics ?? mlflowSource(options);
   const controller = new SweepController({
     store: new SweepStore(`${options.stateDir}/sweeps`),
     backend: (name, template) => jobs.backend(name ?? file.templates[template]?.backend),
@@ -85,7 +85,7 @@ export async function createSweepController(options: SweepSetupOptions): Promise
   return controller;
 }
 
-async function mlflowSource(options: SweepSetupOptions): Promise<MetricSource> {
+function mlflowSource(options: SweepSetupOptions): MetricSource {
   const uri = options.env.MLFLOW_TRACKING_URI;
   if (!uri) {
     return {
@@ -97,16 +97,25 @@ async function mlflowSource(options: SweepSetupOptions): Promise<MetricSource> {
       },
     };
   }
-  // The MLflow client loads only when sweeps are configured.
-  const { MlflowClient } = await import('@nightshift/mlflow-client');
-  const client = new MlflowClient({
-    trackingUri: uri,
-    username: options.env.MLFLOW_TRACKING_USERNAME,
-    password: options.env.MLFLOW_TRACKING_PASSWORD,
-    token: options.env.MLFLOW_TRACKING_TOKEN,
-    timeoutMs: options.timeoutMs,
-  });
-  return mlflowMetricSource(client as unknown as MlflowMetricsApi);
+  // The MLflow client loads on the first read, not at server start (cold start stays small).
+  let source: Promise<MetricSource> | undefined;
+  const load = async () => {
+    const { MlflowClient } = await import('@nightshift/mlflow-client');
+    const client = new MlflowClient({
+      trackingUri: uri,
+      username: options.env.MLFLOW_TRACKING_USERNAME,
+      password: options.env.MLFLOW_TRACKING_PASSWORD,
+      token: options.env.MLFLOW_TRACKING_TOKEN,
+      timeoutMs: options.timeoutMs,
+    });
+    return mlflowMetricSource(client as unknown as MlflowMetricsApi);
+  };
+  return {
+    async read(query) {
+      source ??= load();
+      return (await source).read(query);
+    },
+  };
 }
 
 /**
