@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 
 /**
  * The service's own SQLite file (`<dataDir>/events.db`, WAL): received events, the notification
@@ -131,6 +132,9 @@ CREATE TABLE IF NOT EXISTS slack_threads (
 );
 `;
 
+const insertSql = `INSERT INTO events (id, source, type, run_key, failure, occurred_at, received_at, payload, route)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`;
+
 type Row = Record<string, string | number | null | bigint | Uint8Array>;
 
 function toEvent(row: Row): StoredEvent {
@@ -192,10 +196,7 @@ export class EventStore {
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.db.exec(schema);
     this.now = options.now ?? (() => new Date());
-    this.insertEvent = this.db.prepare(
-      `INSERT INTO events (id, source, type, run_key, failure, occurred_at, received_at, payload, route)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-    );
+    this.insertEvent = this.db.prepare(insertSql);
   }
 
   /** Inserts events in one transaction; returns, per event, whether it was new (false: a repeat id). */
@@ -475,25 +476,79 @@ export class EventStore {
 }
 
 /**
- * Group commit for the intake: requests arriving in the same event-loop turn share one
- * transaction (one fsync), and each request's promise settles only after that commit.
+ * The commit thread: its own connection to the same file, so the fsync of one batch happens off
+ * the main thread while the next batch gathers. Inline (eval) so the bundled bin needs no file.
+ */
+const writerThreadSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { DatabaseSync } = require('node:sqlite');
+const db = new DatabaseSync(workerData.path);
+db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+const insert = db.prepare(workerData.insertSql);
+parentPort.on('message', ({ id, events, receivedAt }) => {
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    const fresh = events.map((e) => Number(insert.run(e.id, e.source, e.type, e.runKey, e.failure ? 1 : 0,
+      e.occurredAt, receivedAt, e.payload, e.route).changes) === 1);
+    db.exec('COMMIT');
+    parentPort.postMessage({ id, fresh });
+  } catch (error) {
+    try { db.exec('ROLLBACK'); } catch {}
+    parentPort.postMessage({ id, error: String(error && error.message || error) });
+  }
+});
+`;
+
+type Pending = { event: NewEvent; resolve: (fresh: boolean) => void; reject: (e: unknown) => void };
+
+/**
+ * Group commit for the intake: requests that arrive while a commit is under way share the next
+ * one (one fsync for the lot), and each request's promise settles only after its commit. With
+ * `thread: true` commits run on a worker thread, so the main thread keeps accepting requests
+ * while the disk syncs.
  */
 export class EventWriter {
-  private queue: { event: NewEvent; resolve: (fresh: boolean) => void; reject: (e: unknown) => void }[] = [];
+  private queue: Pending[] = [];
   private scheduled = false;
+  private inFlight = false;
+  private batches = 0;
   private readonly store: EventStore;
   private readonly onStored: () => void;
+  private readonly now: () => Date;
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, Pending[]>();
 
-  constructor(store: EventStore, onStored: () => void = () => {}) {
+  constructor(
+    store: EventStore,
+    onStored: () => void = () => {},
+    options: { thread?: boolean; now?: () => Date } = {},
+  ) {
     this.store = store;
     this.onStored = onStored;
+    this.now = options.now ?? (() => new Date());
+    if (options.thread) {
+      this.worker = new Worker(writerThreadSource, {
+        eval: true,
+        workerData: { path: store.path, insertSql },
+      });
+      this.worker.unref();
+      this.worker.on('message', (message: { id: number; fresh?: boolean[]; error?: string }) =>
+        this.settle(message),
+      );
+      this.worker.on('error', (error) => {
+        for (const batch of this.waiting.values()) for (const b of batch) b.reject(error);
+        this.waiting.clear();
+        this.worker = undefined;
+        this.inFlight = false;
+      });
+    }
   }
 
   /** Resolves true when stored, false when the id was stored before; after the commit either way. */
   write(event: NewEvent): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
-      if (!this.scheduled) {
+      if (!this.scheduled && !this.inFlight) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
@@ -505,6 +560,18 @@ export class EventWriter {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
+    if (this.worker) {
+      const id = ++this.batches;
+      this.inFlight = true;
+      this.waiting.set(id, batch);
+      this.worker.ref();
+      this.worker.postMessage({
+        id,
+        events: batch.map((b) => b.event),
+        receivedAt: this.now().toISOString(),
+      });
+      return;
+    }
     try {
       const fresh = this.store.insertEvents(batch.map((b) => b.event));
       batch.forEach((b, i) => {
@@ -514,5 +581,32 @@ export class EventWriter {
     } catch (error) {
       for (const b of batch) b.reject(error);
     }
+  }
+
+  private settle(message: { id: number; fresh?: boolean[]; error?: string }): void {
+    const batch = this.waiting.get(message.id) ?? [];
+    this.waiting.delete(message.id);
+    this.inFlight = false;
+    this.worker?.unref();
+    if (message.error !== undefined) {
+      for (const b of batch) b.reject(new Error(message.error));
+    } else {
+      batch.forEach((b, i) => {
+        b.resolve(message.fresh?.[i] === true);
+      });
+      if (message.fresh?.some(Boolean)) this.onStored();
+    }
+    // What gathered during the commit goes now, together.
+    if (this.queue.length > 0) this.flush();
+  }
+
+  /** Waits for the commit in flight, then stops the commit thread. */
+  async close(): Promise<void> {
+    while (this.inFlight || this.queue.length > 0) {
+      if (!this.inFlight) this.flush();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await this.worker?.terminate();
+    this.worker = undefined;
   }
 }

@@ -97,9 +97,13 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     onNotification: afterTurn,
     log,
   });
-  const writer = new EventWriter(store, () => {
-    if (host.modelConfigured) scheduler.wake();
-  });
+  const writer = new EventWriter(
+    store,
+    () => {
+      if (host.modelConfigured) scheduler.wake();
+    },
+    { thread: true, now },
+  );
 
   const web = service.web.enabled
     ? new WebChat({
@@ -198,6 +202,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       clearInterval(watchTimer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await writer.close();
       await scheduler.stop();
       await slack?.settled();
       outbox.close();

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Notification } from '../../src/service/event-store.ts';
 import type { RunningService } from '../../src/service/service.ts';
 import {
   type HostSetup,
@@ -43,7 +44,11 @@ describe('flood cap and proposal notices', { timeout: 60_000 }, () => {
     ]);
     // Every event was handled (the cap does not stop turns, it only holds messages).
     expect(service.store.pendingEvents()).toEqual([]);
-    const digest = await waitFor(() => feed().find((n) => n.kind === 'digest'), 'the digest', 10_000);
+    const digest = (await waitFor(
+      () => feed().find((n) => n.kind === 'digest'),
+      'the digest',
+      10_000,
+    )) as Notification;
     expect(digest.text).toMatch(/^4 more updates held back \(flood cap: 2 per 2 s\)\. Latest: Update 6/);
     expect(digest.status).toBe('sent');
     expect(digest.eventIds).toHaveLength(4);
