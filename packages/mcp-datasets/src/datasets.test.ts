@@ -41,6 +41,10 @@ describe('DatasetStore discovery', () => {
     expect(store.detectFormat(join(root, 'coco-parts', 'v1'))).toBe('coco');
     expect(store.detectFormat(join(root, 'folders', 'v1'))).toBe('image-folder');
     expect(store.detectFormat(join(root, 'yolo-parts', 'v1'))).toBe('yolo');
+    // A JSON file that is not COCO does not make a class-folder version COCO.
+    writeFileSync(join(root, 'folders', 'v1', 'meta.json'), '{"owner": "qa", "notes": []}');
+    expect(store.detectFormat(join(root, 'folders', 'v1'))).toBe('image-folder');
+    expect((await store.load('folders', 'v1', quiet)).format).toBe('image-folder');
   });
 
   it('refuses a manifest version path that leaves the dataset folder', async () => {

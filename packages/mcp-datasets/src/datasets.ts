@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { notFound, ToolError } from '@nightshift/mcp-kit';
 import { cocoCandidates, loadCoco } from './formats/coco.ts';
@@ -127,13 +127,13 @@ export class DatasetStore {
         if (text && /^(names|nc)\s*:/m.test(text)) return 'yolo';
       }
     }
-    if (top.some((e) => e.isFile() && e.name.toLowerCase().endsWith('.json'))) return 'coco';
+    const isCoco = (folder: string, e: import('node:fs').Dirent) =>
+      e.isFile() && e.name.toLowerCase().endsWith('.json') && looksLikeCoco(join(folder, e.name));
+    if (top.some((e) => isCoco(dir, e))) return 'coco';
     for (const entry of top) {
       if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-      if (
-        safeReaddir(join(dir, entry.name)).some((e) => e.isFile() && e.name.toLowerCase().endsWith('.json'))
-      )
-        return 'coco';
+      const folder = join(dir, entry.name);
+      if (safeReaddir(folder).some((e) => isCoco(folder, e))) return 'coco';
     }
     return top.some((e) => e.isDirectory() && !e.name.startsWith('.')) ? 'image-folder' : undefined;
   }
@@ -310,6 +310,23 @@ async function parseManifest(text: string, dir: string): Promise<VersionRef[]> {
 function versionRef(name: string, dir: string): VersionRef {
   const stats = statSync(dir, { throwIfNoEntry: false });
   return stats ? { name, dir, date: stats.mtime.toISOString() } : { name, dir };
+}
+
+/** A COCO file names its `images` early (after `info` and `licenses`); other JSON rarely does. */
+function looksLikeCoco(path: string): boolean {
+  if (/annotation|instances/i.test(path)) return true;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const head = Buffer.alloc(64 * 1024);
+      const n = readSync(fd, head, 0, head.length, 0);
+      return /"images"\s*:/.test(head.toString('utf8', 0, n));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
 }
 
 function safeReaddir(dir: string): import('node:fs').Dirent[] {

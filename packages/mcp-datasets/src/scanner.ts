@@ -9,8 +9,8 @@ import {
   statSync,
   watch,
 } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import {
   type CocoRecord,
   cocoRecord,
@@ -44,7 +44,7 @@ interface Entry {
 
 export type ProgressFn = (done: number, total: number, message: string) => Promise<void>;
 
-const cacheFormat = 1;
+const cacheFormat = 2;
 /** Past this many directories a version is re-walked each call instead of watched. */
 const maxWatchedDirs = 4096;
 /** Files handled between yields to the event loop, so progress and cancellation get through. */
@@ -224,7 +224,7 @@ export class VersionScanner {
   private readOpen(fd: number, kind: RecordKind, size: number): FileRecord {
     if (kind === 'yolo') {
       const n = readFully(fd, this.buffer, Math.min(size, maxLabelFileBytes));
-      return yoloLabelRecord(Buffer.from(this.buffer.subarray(0, n)), size);
+      return yoloLabelRecord(this.buffer.subarray(0, n), size);
     }
     if (kind === 'coco') {
       if (size > maxCocoFileBytes) return cocoRecord(undefined, size);
@@ -250,7 +250,7 @@ export class VersionScanner {
       offset += n;
     }
     const tail = Buffer.from(last.subarray(Math.max(0, last.length - tailBytes)));
-    return imageRecord(head, tail, offset, hash.digest('base64url'));
+    return imageRecord(head, tail, offset, hash.digest().toString('base64url', 0, 15));
   }
 
   private bump(): void {
@@ -296,20 +296,37 @@ export class VersionScanner {
     this.closeWatchers();
   }
 
+  /**
+   * The cache file is one JSON header line, then one `[path, size, mtimeMs, record]` line per
+   * file: written and read a slice at a time, so a 200k-file version never becomes one string.
+   */
   private async loadDiskCache(): Promise<void> {
     this.loaded = true;
     if (!this.cacheFile) return;
+    let bytes: Buffer;
     try {
-      const json = JSON.parse(await readFile(this.cacheFile, 'utf8')) as {
+      bytes = await readFile(this.cacheFile);
+    } catch {
+      return; // No cache yet: the scan builds it.
+    }
+    try {
+      let start = bytes.indexOf(10);
+      const header = JSON.parse(bytes.toString('utf8', 0, Math.max(0, start))) as {
         format?: number;
         dir?: string;
-        entries?: Array<[string, number, number, FileRecord]>;
       };
-      if (json.format !== cacheFormat || json.dir !== this.dir || !Array.isArray(json.entries)) return;
-      for (const [path, size, mtimeMs, record] of json.entries)
+      if (header.format !== cacheFormat || header.dir !== this.dir) return;
+      while (start >= 0 && start + 1 < bytes.length) {
+        const end = bytes.indexOf(10, start + 1);
+        const line = bytes.toString('utf8', start + 1, end < 0 ? bytes.length : end);
+        start = end;
+        if (!line) continue;
+        const [path, size, mtimeMs, record] = JSON.parse(line) as [string, number, number, FileRecord];
         this.entries.set(path, { size, mtimeMs, record });
+      }
     } catch {
-      // No cache yet, or an unreadable one: the scan rebuilds it.
+      // A damaged cache only costs speed: start over.
+      this.entries.clear();
     }
   }
 
@@ -317,11 +334,23 @@ export class VersionScanner {
   async save(): Promise<void> {
     if (!this.cacheFile || !this.changedSinceSave) return;
     this.changedSinceSave = false;
-    const entries = [...this.entries].map(([path, e]) => [path, e.size, e.mtimeMs, e.record]);
     const temp = `${this.cacheFile}.${process.pid}.tmp`;
     try {
-      await mkdir(join(this.cacheFile, '..'), { recursive: true });
-      await writeFile(temp, JSON.stringify({ format: cacheFormat, dir: this.dir, entries }));
+      await mkdir(dirname(this.cacheFile), { recursive: true });
+      const handle = await open(temp, 'w');
+      try {
+        let chunk = `${JSON.stringify({ format: cacheFormat, dir: this.dir, files: this.entries.size })}\n`;
+        for (const [path, e] of this.entries) {
+          chunk += `${JSON.stringify([path, e.size, e.mtimeMs, e.record])}\n`;
+          if (chunk.length > 1 << 20) {
+            await handle.write(chunk);
+            chunk = '';
+          }
+        }
+        await handle.write(chunk);
+      } finally {
+        await handle.close();
+      }
       await rename(temp, this.cacheFile);
     } catch {
       this.changedSinceSave = true;

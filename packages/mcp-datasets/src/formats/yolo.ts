@@ -185,6 +185,13 @@ function boxesOf(label: YoloLabelRecord, path: string, classCount: number, probl
       detail: label.firstMalformedLine ? `first at line ${label.firstMalformedLine}` : 'file unreadable',
     });
   const rows = label.rows;
+  let valid = true;
+  for (let i = 0; i < rows.length && valid; i += 5) {
+    const cls = rows[i] as number;
+    valid = Number.isInteger(cls) && cls >= 0 && cls < classCount;
+  }
+  // The usual case shares the cached rows instead of copying them.
+  if (valid) return rows;
   const boxes: number[] = [];
   let bad = 0;
   let firstBad: number | undefined;
