@@ -324,6 +324,38 @@ describe.skipIf(!adminConfig || !limitedConfig)('kubernetes backend against a re
     });
   });
 
+  it('reports a preempted pod as preempted, from its DisruptionTarget condition', async () => {
+    const b = backend();
+    const job = await b.submit(spec('preempted-job'));
+    const pod = await scheduledPod(job);
+    await setPodStatus(
+      pod,
+      terminated(143, 'Error', {
+        conditions: [
+          {
+            type: 'DisruptionTarget',
+            status: 'True',
+            reason: 'PreemptionByScheduler',
+            message: 'Preempted in order to admit critical pod',
+            lastTransitionTime: now(),
+          },
+        ],
+      }),
+    );
+    const failed = await waitStatus(b, job.id, (j) => isTerminal(j.status));
+    expect(failed).toMatchObject({ status: 'failed', reason: 'preempted', exitCode: 143 });
+  });
+
+  it('reports a Job past its deadline as timeout, from the Job condition', async () => {
+    const b = backend();
+    const job = await b.submit(spec('deadline-job', { timeoutSeconds: 1 }));
+    expect(
+      (await batch.readNamespacedJob({ name: jobNameOf(job), namespace })).spec?.activeDeadlineSeconds,
+    ).toBe(1);
+    const failed = await waitStatus(b, job.id, (j) => isTerminal(j.status));
+    expect(failed).toMatchObject({ status: 'failed', reason: 'timeout' });
+  });
+
   it('shows an image pull failure on a pending job', async () => {
     const b = backend();
     const job = await b.submit(spec('bad-image', { image: 'registry.local/missing:0' }));
