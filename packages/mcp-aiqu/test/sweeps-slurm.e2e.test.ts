@@ -79,15 +79,15 @@ templates:
         status = await call('aiqu_sweep_status', { id, limit: 10 });
         if ((status.structuredContent as { sweep: { status: string } }).sweep.status !== 'running') break;
       }
-      const sweep = (status?.structuredContent as { sweep: Record<string, unknown> }).sweep;
+      const sweep = (status as Result & { structuredContent: { sweep: Record<string, unknown> } })
+        .structuredContent.sweep;
       expect(sweep).toMatchObject({
         status: 'completed',
         counts: { total: 4, completed: 2, pruned: 2 },
         best: { params: { lr: 0.01 } },
       });
       expect(sweep.gpuHoursSavedByPruning as number).toBeGreaterThan(0);
-      const trials = (status?.structuredContent as { trials: Array<{ state: string; jobId: string }> })
-        .trials;
+      const trials = (status?.structuredContent?.trials ?? []) as Array<{ state: string; jobId: string }>;
       // The pruned trials' Slurm jobs were cancelled, as aiqu_get_job shows.
       for (const trial of trials.filter((t) => t.state === 'pruned')) {
         const job = await call('aiqu_get_job', { id: trial.jobId, logLines: 0 });
