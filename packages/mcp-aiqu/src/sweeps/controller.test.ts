@@ -213,6 +213,27 @@ describe('sweep controller', () => {
     expect(state.trials[2]?.reason).toBe('cuda_oom');
   });
 
+  it('keeps a trial pending while the backend does not answer, and submits it once it does', async () => {
+    const { backend, controller } = setup();
+    const submit = backend.submit.bind(backend);
+    let down = true;
+    backend.submit = async (spec) => {
+      if (down) throw new ToolError('unavailable', 'sbatch failed: Unable to contact slurm controller');
+      return submit(spec);
+    };
+    let state = await controller.start({ ...baseSpec, budget: { maxTrials: 5, maxParallel: 1 } });
+    expect(state.trials).toHaveLength(1);
+    expect(state.trials[0]).toMatchObject({ state: 'pending' });
+    expect(state.trials[0]?.reason).toContain('waiting for backend: sbatch failed');
+    state = await controller.tick(state.id);
+    expect(state.trials).toHaveLength(1);
+    down = false;
+    state = await controller.tick(state.id);
+    expect(state.trials[0]).toMatchObject({ state: 'running', jobId: 'scripted-1' });
+    expect(state.trials[0]?.reason).toBeUndefined();
+    expect(state.status).toBe('running');
+  });
+
   it('runs a grid to its end even when maxTrials is larger', async () => {
     const { backend, metrics, controller } = setup();
     let state = await controller.start({

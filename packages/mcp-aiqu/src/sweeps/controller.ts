@@ -329,12 +329,18 @@ export class SweepController {
           ),
         ));
       trial.jobId = job.id;
+      delete trial.reason;
       trial.gpus = job.resources.gpus;
       trial.state = job.status === 'running' ? 'running' : 'pending';
       if (job.startedAt) trial.startedAt = job.startedAt;
       await this.#options.store.save(state);
     } catch (error) {
       const message = (error as Error).message;
+      if (ToolError.isInstance(error) && (error.code === 'unavailable' || error.code === 'timeout')) {
+        // The queue did not answer: the trial waits and is submitted again on the next tick.
+        trial.reason = `waiting for backend: ${message}`;
+        return;
+      }
       Object.assign(trial, {
         state: 'failed',
         reason: `submit failed: ${message}`,
