@@ -134,7 +134,10 @@ describe('Slack', { timeout: 60_000 }, () => {
     const announcement = calls.find((c) => c.method === 'chat.postMessage' && c.body.blocks);
     expect(announcement?.body).toMatchObject({ channel: 'DANNA', thread_ts: '1700000100.000001' });
     const buttons = (
-      announcement?.body.blocks as { type: string; elements?: { action_id: string; value: string }[] }[]
+      (announcement?.body.blocks ?? []) as {
+        type: string;
+        elements?: { action_id: string; value: string }[];
+      }[]
     )
       .find((b) => b.type === 'actions')
       ?.elements?.map((e) => e.action_id);
