@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -271,6 +271,22 @@ describe('local backend with real processes', () => {
     const job = await second.backend.get(id);
     expect(job).toMatchObject({ status: 'failed', reason: 'lost' });
     process.kill(-(record.pid as number), 'SIGKILL');
+  });
+
+  it('refuses a second server on the same state directory, and takes over a lock left by a dead one', async () => {
+    const { backend, stateDir } = await newBackend();
+    await expect(newBackend(stateDir, { lockWaitMs: 200 })).rejects.toThrow(
+      /is in use by another aiqu server \(pid \d+\); run one server per state directory/,
+    );
+    await backend.close();
+    open.splice(open.indexOf(backend), 1);
+    // A crashed server's lock names a process that no longer exists.
+    writeFileSync(
+      join(stateDir, 'local', 'server.lock'),
+      JSON.stringify({ pid: 2 ** 22 + 17, startTime: 1 }),
+    );
+    const next = await newBackend(stateDir, { lockWaitMs: 200 });
+    expect((await next.backend.queueStatus())[0]?.reachable).toBe(true);
   });
 
   it('requeues a job as a new attempt with overrides', async () => {

@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Logger, notFound, ToolError } from '@nightshift/mcp-kit';
 import type { LocalBackendConfig } from '../config.ts';
 import { findMlflowRunId, hasCudaOom, lastErrorLine } from '../log-analysis.ts';
 import { jobVariables, substitute } from './job-env.ts';
 import { type LocalRecord, LocalStore } from './local-store.ts';
 import {
+  acquireStateLock,
   cpuCount,
   discoverGpus,
   type GpuInfo,
@@ -65,6 +67,8 @@ export interface LocalBackendOptions {
   pollIntervalMs?: number;
   /** GPUs, when known; discovered with `nvidia-smi -L` otherwise (tests pass them). */
   gpus?: GpuInfo[];
+  /** How long to wait for another server holding the state directory to let go, ms. */
+  lockWaitMs?: number;
 }
 
 /**
@@ -80,7 +84,13 @@ export async function createLocalBackend(options: LocalBackendOptions): Promise<
     gpus = Array.from({ length: configured }, (_, index) => ({ index }));
   else if (Array.isArray(configured)) gpus = configured.map((index) => ({ index }));
   else gpus = discoverGpus();
-  return new LocalBackend(options, gpus);
+  const release = await acquireStateLock(join(options.stateDir, 'local'), options.lockWaitMs);
+  try {
+    return new LocalBackend(options, gpus, release);
+  } catch (error) {
+    release();
+    throw error;
+  }
 }
 
 /**
@@ -104,8 +114,15 @@ export class LocalBackend implements JobBackend {
   private poller: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(options: LocalBackendOptions, gpus: GpuInfo[] | Promise<GpuInfo[]>) {
+  private readonly releaseLock: () => void;
+
+  constructor(
+    options: LocalBackendOptions,
+    gpus: GpuInfo[] | Promise<GpuInfo[]>,
+    releaseLock: () => void = () => {},
+  ) {
     this.options = options;
+    this.releaseLock = releaseLock;
     this.cpus = options.config.cpus ?? cpuCount();
     this.clusters = [machineName()];
     this.store = new LocalStore(options.stateDir);
@@ -278,6 +295,8 @@ export class LocalBackend implements JobBackend {
     this.children.clear();
     for (const resolvers of this.waiters.values()) for (const resolve of resolvers) resolve();
     this.waiters.clear();
+    await this.ready.catch(() => undefined);
+    this.releaseLock();
   }
 
   private current(id: string): LocalRecord {

@@ -1,6 +1,16 @@
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * The process-level facts the local backend needs: is a pid still the process we started, what
@@ -173,4 +183,52 @@ function countNewlinesBuffer(buffer: Buffer): number {
   let count = 0;
   for (let i = buffer.indexOf(10); i >= 0; i = buffer.indexOf(10, i + 1)) count++;
   return count;
+}
+
+/**
+ * One server per state directory: two would both start the same queued jobs. The lock file names
+ * the holder (pid and start time), so a lock left by a crashed server is taken over. Waits a
+ * little first, for a server that is just shutting down.
+ */
+export async function acquireStateLock(dir: string, waitMs = 3000): Promise<() => void> {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'server.lock');
+  const mine = JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) ?? null });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      writeFileSync(path, mine, { flag: 'wx' });
+      return () => {
+        try {
+          if (readFileSync(path, 'utf8') === mine) unlinkSync(path);
+        } catch {
+          // Already gone.
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder: { pid?: unknown; startTime?: unknown } = {};
+    try {
+      holder = JSON.parse(readFileSync(path, 'utf8')) as typeof holder;
+    } catch {
+      // Unreadable or half-written: treat as stale below unless it is very fresh.
+    }
+    const pid = typeof holder.pid === 'number' ? holder.pid : undefined;
+    const startTime = typeof holder.startTime === 'number' ? holder.startTime : undefined;
+    if (pid === undefined || !isSameProcessAlive(pid, startTime)) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // Someone else removed it first.
+      }
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `the job state in ${dir} is in use by another aiqu server (pid ${pid}); run one server per state directory (share it over --http) or give this one its own NIGHTSHIFT_AIQU_STATE_DIR`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
