@@ -251,7 +251,11 @@ export class SlurmBackend implements JobBackend {
     const cluster = this.#facts?.name ?? this.#clusters[0] ?? this.name;
     try {
       const facts = await this.#clusterFacts(signal);
-      const [nodes, jobs] = await Promise.all([this.#sinfo(signal), this.#squeue(signal)]);
+      // Everyone's jobs in the partition: the queue is shared, and its depth is what a submit meets.
+      const [nodes, jobs] = await Promise.all([
+        this.#sinfo(signal),
+        this.#squeue(signal, { everyone: true }),
+      ]);
       const ourByNative = new Map(
         this.#store.all().flatMap((r) => (r.job.nativeId ? [[r.job.nativeId, r.job.id] as const] : [])),
       );
@@ -356,7 +360,9 @@ export class SlurmBackend implements JobBackend {
   async #refresh(ids: readonly string[], signal?: AbortSignal): Promise<void> {
     const records = ids.map((id) => this.#record(id)).filter((r) => !isTerminal(r.job.status));
     if (records.length === 0) return;
-    const byNative = new Map((await this.#squeue(signal, true)).map((job) => [String(job.job_id), job]));
+    const byNative = new Map(
+      (await this.#squeue(signal, { finished: true })).map((job) => [String(job.job_id), job]),
+    );
     const forgotten: SlurmRecord[] = [];
     for (const record of records) {
       const entry = byNative.get(record.job.nativeId ?? '');
@@ -563,10 +569,16 @@ export class SlurmBackend implements JobBackend {
     });
   }
 
-  async #squeue(signal?: AbortSignal, all = false): Promise<SqueueJob[]> {
+  async #squeue(
+    signal?: AbortSignal,
+    options: { finished?: boolean; everyone?: boolean } = {},
+  ): Promise<SqueueJob[]> {
+    const args = ['--json'];
+    // Our own jobs unless the whole queue is wanted: cheap on a big cluster.
+    if (!options.everyone) args.push('--me');
+    else if (this.#options.partition) args.push(`--partition=${this.#options.partition}`);
     // --states=all: finished jobs too, as long as Slurm remembers them (MinJobAge).
-    const args = ['--json', '--me'];
-    if (all) args.push('--states=all');
+    if (options.finished) args.push('--states=all');
     const data = parseJson(await this.#run('squeue', args, signal), 'squeue') as { jobs?: SqueueJob[] };
     return data.jobs ?? [];
   }
