@@ -28,8 +28,10 @@ export class LocalStore {
   readonly logDir: string;
   private readonly journal: string;
   private readonly records = new Map<string, LocalRecord>();
-  /** Ids in creation order (oldest first): lists walk it backwards. */
-  private readonly order: string[] = [];
+  /** Records in creation order (oldest first): lists walk it backwards. */
+  private readonly ordered: LocalRecord[] = [];
+  /** Index of each id in `ordered`. */
+  private readonly position = new Map<string, number>();
   private sequence = 0;
 
   constructor(stateDir: string) {
@@ -55,37 +57,34 @@ export class LocalStore {
       // The journal is our own output: a shape check is enough (a full schema parse of 10k
       // records would dominate start-up).
       if (!isRecordShape(record)) continue;
-      if (!this.records.has(record.job.id)) this.order.push(record.job.id);
-      this.records.set(record.job.id, record);
+      this.put(record);
     }
-    for (const id of this.order) {
+    for (const { job } of this.ordered) {
+      const id = job.id;
       const seq = Number(id.slice(6));
       if (id.startsWith('local-') && Number.isFinite(seq) && seq > this.sequence) this.sequence = seq;
     }
     // First appearance in the journal is creation order already; sort only if it is not.
     if (!this.inCreationOrder()) {
-      this.order.sort((a, b) => {
-        const ja = this.records.get(a)?.job;
-        const jb = this.records.get(b)?.job;
-        if (!ja || !jb) return 0;
-        return ja.createdAt < jb.createdAt
+      this.ordered.sort((a, b) =>
+        a.job.createdAt < b.job.createdAt
           ? -1
-          : ja.createdAt > jb.createdAt
+          : a.job.createdAt > b.job.createdAt
             ? 1
-            : a < b
+            : a.job.id < b.job.id
               ? -1
-              : a > b
-                ? 1
-                : 0;
-      });
+              : 1,
+      );
+      this.position.clear();
+      this.ordered.forEach((record, i) => this.position.set(record.job.id, i));
     }
     if (lines > 2 * this.records.size + 1000) this.compact();
   }
 
   private inCreationOrder(): boolean {
     let previous = '';
-    for (const id of this.order) {
-      const createdAt = this.records.get(id)?.job.createdAt ?? '';
+    for (const { job } of this.ordered) {
+      const createdAt = job.createdAt;
       if (createdAt < previous) return false;
       previous = createdAt;
     }
@@ -94,7 +93,7 @@ export class LocalStore {
 
   private compact(): void {
     const tmp = `${this.journal}.tmp`;
-    writeFileSync(tmp, this.order.map((id) => `${JSON.stringify(this.records.get(id))}\n`).join(''));
+    writeFileSync(tmp, this.ordered.map((record) => `${JSON.stringify(record)}\n`).join(''));
     renameSync(tmp, this.journal);
   }
 
@@ -114,10 +113,12 @@ export class LocalStore {
 
   /** Records newest first. */
   *newestFirst(): Generator<LocalRecord> {
-    for (let i = this.order.length - 1; i >= 0; i--) {
-      const record = this.records.get(this.order[i] as string);
-      if (record) yield record;
-    }
+    for (let i = this.ordered.length - 1; i >= 0; i--) yield this.ordered[i] as LocalRecord;
+  }
+
+  /** Records oldest first, for callers that walk them in a tight loop (lists of many jobs). */
+  get all(): readonly LocalRecord[] {
+    return this.ordered;
   }
 
   get size(): number {
@@ -125,20 +126,30 @@ export class LocalStore {
   }
 
   save(record: LocalRecord): void {
-    if (!this.records.has(record.job.id)) this.order.push(record.job.id);
-    this.records.set(record.job.id, record);
+    this.put(record);
     appendFileSync(this.journal, `${JSON.stringify(record)}\n`);
   }
 
   /** Saves many records with one write (used to seed large states, e.g. benchmarks). */
   saveMany(records: readonly LocalRecord[]): void {
     for (const record of records) {
-      if (!this.records.has(record.job.id)) this.order.push(record.job.id);
-      this.records.set(record.job.id, record);
+      this.put(record);
       const seq = Number(record.job.id.replace(/^local-/, ''));
       if (Number.isFinite(seq)) this.sequence = Math.max(this.sequence, seq);
     }
     appendFileSync(this.journal, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  }
+
+  private put(record: LocalRecord): void {
+    const id = record.job.id;
+    const at = this.position.get(id);
+    if (at === undefined) {
+      this.position.set(id, this.ordered.length);
+      this.ordered.push(record);
+    } else {
+      this.ordered[at] = record;
+    }
+    this.records.set(id, record);
   }
 
   logPathFor(id: string): string {

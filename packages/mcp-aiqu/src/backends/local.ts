@@ -193,8 +193,9 @@ export class LocalBackend implements JobBackend {
     await this.ready;
     const jobs: Job[] = [];
     let total = 0;
-    for (const record of this.store.newestFirst()) {
-      const job = record.job;
+    const all = this.store.all;
+    for (let i = all.length - 1; i >= 0; i--) {
+      const job = (all[i] as LocalRecord).job;
       if (!matchesFilter(job, query.filter)) continue;
       total++;
       if (jobs.length >= query.limit) continue;
