@@ -76,7 +76,7 @@ export class LocalStore {
               : 1,
       );
       this.position.clear();
-      this.ordered.forEach((record, i) => this.position.set(record.job.id, i));
+      for (const [i, record] of this.ordered.entries()) this.position.set(record.job.id, i);
     }
     if (lines > 2 * this.records.size + 1000) this.compact();
   }
