@@ -105,7 +105,7 @@ export class VersionScanner {
     if (dirty.size === 0) return { walked: false, changed: dirty };
     let listChanged = false;
     for (const path of dirty) {
-      const stats = statSync(join(this.dir, path), { throwIfNoEntry: false });
+      const stats = statSync(this.pathOf(path), { throwIfNoEntry: false });
       if (stats?.isDirectory()) {
         // A new or moved folder: its contents are unknown, so walk again.
         this.dirty = 'all';
@@ -126,6 +126,11 @@ export class VersionScanner {
       this.bump();
     }
     return { walked: false, changed: dirty };
+  }
+
+  /** Walked paths are already normal, so plain concatenation does what `join` would, cheaper. */
+  private pathOf(path: string): string {
+    return `${this.dir}${sep}${path}`;
   }
 
   /** Relative paths (with `/`), sorted, hidden entries skipped. */
@@ -172,7 +177,7 @@ export class VersionScanner {
   /** Reads a small text file (a data.yaml or manifest) whole, or undefined when unreadable. */
   readText(path: string, maxBytes = 1024 * 1024): string | undefined {
     try {
-      const fd = openSync(join(this.dir, path), 'r');
+      const fd = openSync(this.pathOf(path), 'r');
       try {
         const n = readSync(fd, this.buffer, 0, Math.min(maxBytes, chunkBytes), 0);
         return this.buffer.toString('utf8', 0, n);
@@ -189,7 +194,7 @@ export class VersionScanner {
     kind: RecordKind,
     entry: Entry | undefined,
   ): { record: FileRecord; fresh: boolean } {
-    const abs = join(this.dir, path);
+    const abs = this.pathOf(path);
     if (entry && entry.record.kind === kind) {
       // A stat is cheaper than open+fstat+close when, as usual, nothing changed.
       const stats = statSync(abs, { throwIfNoEntry: false });
@@ -250,7 +255,7 @@ export class VersionScanner {
       offset += n;
     }
     const tail = Buffer.from(last.subarray(Math.max(0, last.length - tailBytes)));
-    return imageRecord(head, tail, offset, hash.digest().toString('base64url', 0, 15));
+    return imageRecord(head, tail, offset, hash.digest('base64url').slice(0, 20));
   }
 
   private bump(): void {

@@ -86,7 +86,8 @@ export async function loadYolo(
           scanner.has(p),
         );
       } else {
-        found = files.filter((f) => under(target, f) && isImagePath(f));
+        const prefix = target === '' ? '' : `${target}/`;
+        found = files.filter((f) => f.startsWith(prefix) && isImagePath(f));
       }
       if (found.length === 0) {
         problems.push({
@@ -96,8 +97,13 @@ export async function loadYolo(
         });
         continue;
       }
+      for (const image of found) images.push({ split: key, image });
+      // Every image of a folder has its labels in the same folder: derive it once per folder.
+      let lastDir: string | undefined;
       for (const image of found) {
-        images.push({ split: key, image });
+        const dir = dirOf(image);
+        if (dir === lastDir) continue;
+        lastDir = dir;
         labelDirs.add(dirOf(yoloLabelPath(image)));
       }
     }
@@ -111,7 +117,8 @@ export async function loadYolo(
     context.progress,
     context.counts,
   );
-  const labelPaths = imagePaths.map(yoloLabelPath).filter((p) => scanner.has(p));
+  const labelOf = new Map(imagePaths.map((image) => [image, yoloLabelPath(image)]));
+  const labelPaths = [...labelOf.values()].filter((p) => scanner.has(p));
   const labels = await context.scanner.records(
     labelPaths,
     'yolo',
@@ -122,7 +129,7 @@ export async function loadYolo(
 
   const samples: Sample[] = [];
   for (const { split, image } of images) {
-    const labelPath = yoloLabelPath(image);
+    const labelPath = labelOf.get(image) as string;
     const label = labels.get(labelPath);
     const info = infos.get(image);
     if (!info) continue;
@@ -136,9 +143,9 @@ export async function loadYolo(
       labelKey: label?.hash ?? '',
     });
   }
-  const expected = new Set(imagePaths.map(yoloLabelPath));
+  const expected = new Set(labelOf.values());
   for (const file of files) {
-    if (extensionOf(file) !== '.txt' || expected.has(file) || !labelDirs.has(dirOf(file))) continue;
+    if (!file.endsWith('.txt') || expected.has(file) || !labelDirs.has(dirOf(file))) continue;
     problems.push({ code: 'label_without_image', path: file });
   }
   return { format: 'yolo', classes, splits, samples, problems: dedupe(problems) };
