@@ -439,6 +439,19 @@ describe.skipIf(!adminConfig || !limitedConfig)('kubernetes backend against a re
     expect(got).toMatchObject({ status: 'queued', reasonDetail: 'waiting for admission by queue team-a' });
   });
 
+  it('mounts the event-signing secret from a Secret reference, never as a literal in the Job', async () => {
+    const b = backend({ eventsSecretRef: { name: 'nightshift-events', key: 'secret' } });
+    const job = await b.submit(spec('with-events'));
+    const created = await batch.readNamespacedJob({ name: jobNameOf(job), namespace });
+    const env = created.spec?.template.spec?.containers[0]?.env ?? [];
+    const secretVar = env.find((e) => e.name === 'NIGHTSHIFT_EVENTS_SECRET');
+    expect(secretVar).toEqual({
+      name: 'NIGHTSHIFT_EVENTS_SECRET',
+      valueFrom: { secretKeyRef: { name: 'nightshift-events', key: 'secret' } },
+    });
+    expect(secretVar?.value).toBeUndefined();
+  });
+
   it('is refused in a namespace outside its role', async () => {
     const b = backend({ namespace: foreign });
     await expect(b.submit(spec('elsewhere'))).rejects.toThrow(/forbidden \(403\).*nightshift-foreign/);
