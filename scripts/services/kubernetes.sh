@@ -68,7 +68,12 @@ ensure_go() {
     tmp="$(mktemp -d)"
     curl -sfL --max-time 600 -o "$tmp/go.zip" \
       "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-$arch.zip"
-    (cd "$tmp" && python3 -c 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(".")' go.zip)
+    if command -v python3 >/dev/null 2>&1; then
+      (cd "$tmp" && python3 -c 'import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(".")' go.zip)
+    else
+      command -v unzip >/dev/null 2>&1 || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unzip >&2; }
+      (cd "$tmp" && unzip -q go.zip)
+    fi
     rm -rf "$root"
     mkdir -p "$(dirname "$root")"
     mv "$tmp/golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-$arch" "$root"
