@@ -866,6 +866,15 @@ export class GitRepos {
         `${where} was rejected as not fast-forward (the branch moved); nothing was changed on the remote. Make a new proposal with git_propose_edit.`,
       );
     }
+    if (code === 'GitPushError') {
+      const reason = safeReason(
+        (error as Error).message.replace(/^One or more branches were not updated:\s*/, ''),
+      );
+      return new ToolError(
+        'refused',
+        `the remote refused the push of "${repo.name}" (${reason.replace(/\s+/g, ' ').trim()}); nothing was changed on the remote.`,
+      );
+    }
     if (code === 'HttpError')
       return new ToolError('unavailable', `${where} failed: the server answered HTTP ${status}.`);
     if (code === 'NotFoundError')

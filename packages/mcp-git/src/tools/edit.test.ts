@@ -233,6 +233,29 @@ describe('propose and commit against a real smart-HTTP server', () => {
     expect(all).not.toContain('wrong-token-4f9c2e7d1b');
   });
 
+  it('reports a push the server refuses (a pre-receive hook) and changes nothing', async () => {
+    const hook = join(h.server.bareDir('configs'), 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho "pushes are frozen" >&2\nexit 1\n', { mode: 0o755 });
+    try {
+      const proposal = await propose({ set: [{ key: 'train.epochs', value: 60 }] });
+      const before = remoteHead(h.server, 'configs');
+      const result = await h.call('git_commit_proposal', {
+        proposalId: proposal.structured.proposalId,
+        message: 'epochs',
+      });
+      expect(result.isError).toBe(true);
+      expect(result.text).toBe(
+        'the remote refused the push of "configs" (- refs/heads/main: pre-receive hook declined); nothing was changed on the remote.',
+      );
+      expect(remoteHead(h.server, 'configs')).toBe(before);
+      expect(
+        (await h.deps.proposals.get(proposal.structured.proposalId as string)).committed,
+      ).toBeUndefined();
+    } finally {
+      rmSync(hook);
+    }
+  });
+
   it('refuses traversal and edits through escaping symlinks', async () => {
     for (const path of ['../outside.yaml', 'configs/../../outside.yaml', '/etc/passwd']) {
       const result = await propose({ path, replace: { old: 'a', new: 'b' } });

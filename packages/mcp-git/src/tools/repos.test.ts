@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { toolContract, toolListProblems } from '@nightshift/mcp-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advanceRemote } from '../../test/helpers/git-http-server.ts';
@@ -91,6 +93,29 @@ describe('with no repos configured', () => {
       expect(fetch.text).toMatch(/No repositories are configured/);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('a git server that never answers', () => {
+  it('git_fetch gives up at the deadline with a timeout the model can act on', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const h = await startHarness({
+      timeoutMs: 300,
+      repos: (server) => [remoteRepo(server, 'hung', { url: `http://127.0.0.1:${port}/hung.git` })],
+    });
+    try {
+      const result = await h.call('git_fetch', { repo: 'hung' });
+      expect(result.isError).toBe(true);
+      expect(result.text).toBe(
+        'clone of "hung" did not finish within 300 ms; try again or raise NIGHTSHIFT_GIT_TIMEOUT_MS.',
+      );
+    } finally {
+      await h.close();
+      silent.closeAllConnections();
+      silent.close();
     }
   });
 });

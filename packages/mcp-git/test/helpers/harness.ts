@@ -55,6 +55,7 @@ export async function startHarness(
   options: {
     repos?: (server: GitHttpServer) => RepoConfig[];
     env?: (server: GitHttpServer) => NodeJS.ProcessEnv;
+    timeoutMs?: number;
   } = {},
 ): Promise<Harness> {
   const server = await startGitHttpServer();
@@ -71,7 +72,7 @@ export async function startHarness(
     deps = await createGitDeps(
       {
         NIGHTSHIFT_GIT_CACHE_DIR: cacheDir,
-        NIGHTSHIFT_GIT_TIMEOUT_MS: 20_000,
+        NIGHTSHIFT_GIT_TIMEOUT_MS: options.timeoutMs ?? 20_000,
         NIGHTSHIFT_GIT_REPOS_FILE: undefined,
       },
       logger,
