@@ -23,7 +23,8 @@ const bin = join(hostDir, 'bin', 'nightshift.js');
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 const key = Buffer.from(secret.slice(6), 'base64');
 const throughputCount = Number(process.env.BENCH_EVENTS ?? 4000);
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
+// 64 jobs posting at once: a busy cluster's worth, and enough that one fsync covers many events.
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
 
 function waitForUrl(child, pattern, what) {
   return new Promise((resolve, reject) => {
@@ -192,12 +193,45 @@ async function turnsFor1000(coalesce) {
   return turns;
 }
 
+/** Median milliseconds per SQLite commit with and without fsync: the disk the intake waits on. */
+async function commitCost(dir) {
+  const { DatabaseSync } = await import('node:sqlite');
+  const result = {};
+  for (const mode of ['FULL', 'NORMAL']) {
+    const db = new DatabaseSync(join(dir, `commit-${mode}.db`));
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${mode}; CREATE TABLE t (x TEXT)`);
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    const times = [];
+    for (let i = 0; i < 100; i++) {
+      const start = performance.now();
+      db.exec('BEGIN');
+      insert.run('x'.repeat(300));
+      db.exec('COMMIT');
+      times.push(performance.now() - start);
+    }
+    db.close();
+    result[mode] = percentile(times, 50);
+  }
+  return result;
+}
+
 export async function run() {
   if (!existsSync(join(hostDir, 'dist', 'bundle', 'main.js'))) return [];
   const dir = mkdtempSync(join(tmpdir(), 'nightshift-bench-events-'));
   const intake = await startIntake(dir);
   const bare = await startBare();
   const rows = [];
+  const commit = await commitCost(dir);
+  rows.push({
+    bench: 'Event intake',
+    case: 'context: one SQLite commit with fsync (median)',
+    value: commit.FULL,
+    unit: 'ms',
+    baseline: commit.NORMAL,
+    baselineName: 'without fsync',
+    ratio: commit.FULL / commit.NORMAL,
+    target: 'none (the disk)',
+  });
   try {
     const bareRate = await throughput(bare.url, throughputCount);
     const intakeRate = await throughput(intake.url, throughputCount);

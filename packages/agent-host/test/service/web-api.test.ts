@@ -9,8 +9,12 @@ import {
   jobEvent,
   makeHost,
   postEvent,
+  slackBotToken,
+  slackSigningSecret,
+  startSlackPeer,
   startTestService,
   tempDir,
+  waitFor,
 } from './helpers.ts';
 
 const annaToken = 'anna-token-0123456789abcdef';
@@ -130,5 +134,32 @@ describe('web chat API', { timeout: 60_000 }, () => {
     expect(page).toContain('provider: openai-compatible');
     expect(page).not.toContain(annaToken);
     expect(page).not.toContain(eventSecret);
+  });
+
+  it('keeps secrets out of its log when a channel refuses a notification', async () => {
+    tmp = tempDir();
+    const slack = await startSlackPeer('xoxb-the-token-slack-expects');
+    const lines: string[] = [];
+    try {
+      setup = await makeHost(tmp.dir, { turns: [{ text: 'alpha failed' }] });
+      service = await startTestService(
+        setup,
+        {
+          routes: [{ channel: 'slack', conversation: 'CEVENTS' }],
+          slack: { signingSecret: slackSigningSecret, botToken: slackBotToken, apiBaseUrl: slack.url },
+        },
+        { log: (line) => lines.push(line) },
+      );
+      await postEvent(service.url, jobEvent('job.failed', 'j-1', 'alpha'), { id: 'log-1' });
+      await waitFor(() => lines.some((l) => l.includes('invalid_auth')), 'the refused delivery in the log');
+      // The bot token did go to Slack (as a bearer token), never into the log.
+      expect(slack.calls[0]?.token).toBe(slackBotToken);
+      const log = lines.join('\n');
+      for (const secret of [slackBotToken, slackSigningSecret, eventSecret])
+        expect(log).not.toContain(secret);
+      expect(service.store.listNotifications({})[0]?.status).toBe('pending');
+    } finally {
+      await slack.close();
+    }
   });
 });
