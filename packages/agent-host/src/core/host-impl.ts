@@ -752,7 +752,11 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([...locks.values()]);
+      // Let running turns finish their bookkeeping, but never hang shutdown on a stuck model call.
+      await Promise.race([
+        Promise.allSettled([...locks.values()]),
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+      ]);
       await pool.close();
       store.close();
     },
