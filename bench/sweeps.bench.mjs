@@ -135,8 +135,9 @@ export async function run() {
     none: { type: 'none' },
     median: { type: 'median', startupTrials: 5 },
     asha: { type: 'asha', minResource: 1, reductionFactor: 3 },
-    // minDelta above the curves' noise (±0.005), as one would set it on real runs.
-    plateau: { type: 'plateau', patience: 5, minDelta: 0.01 },
+    // Flat = the last 10 reports improved the best by at most 1%: relative, so it reads the same
+    // at any loss scale, and a 10-report window spans the curves' noise (±0.005, period ~4).
+    plateau: { type: 'plateau', patience: 10, minDelta: 0.01, relative: true },
   };
   const ours = {};
   const sweep = async (key, sampler, pruner, horizon, seedList = seeds) => {
@@ -146,10 +147,10 @@ export async function run() {
   await sweep('tpe/none', tpe, pruners.none);
   await sweep('tpe/median', tpe, pruners.median);
   for (const name of Object.keys(pruners)) await sweep(`random/${name}`, random, pruners[name]);
-  // A longer schedule than the runs need: good runs flatten well before its end.
+  // A schedule four times longer than the 30 steps: good runs flatten well before its end.
   const longSeeds = seeds.slice(0, Math.max(2, Math.ceil(seeds.length / 2)));
-  await sweep('random-long/none', random, pruners.none, 2 * steps, longSeeds);
-  await sweep('random-long/plateau', random, pruners.plateau, 2 * steps, longSeeds);
+  await sweep('random-long/none', random, pruners.none, 4 * steps, longSeeds);
+  await sweep('random-long/plateau', random, pruners.plateau, 4 * steps, longSeeds);
 
   const installed = optunaPython();
   const optuna = installed.python
@@ -242,7 +243,7 @@ export async function run() {
   prunerRows('random + median', 'random/median', 'random/none', 'random/median');
   prunerRows('random + ASHA', 'random/asha', 'random/none');
   prunerRows(`random + plateau, ${steps}-step schedule`, 'random/plateau', 'random/none');
-  prunerRows(`random + plateau, ${2 * steps}-step schedule`, 'random-long/plateau', 'random-long/none');
+  prunerRows(`random + plateau, ${4 * steps}-step schedule`, 'random-long/plateau', 'random-long/none');
   // With TPE the pruned and unpruned sweeps sample different trials: regret mixes in the sampler.
   prunerRows('TPE + median', 'tpe/median', 'tpe/none', 'tpe/median', false);
   return rows;
