@@ -47,7 +47,7 @@ export function createAnthropicModel(
         max_tokens: request.maxTokens,
         system: [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }],
         ...(tools.length > 0 ? { tools } : {}),
-        messages: toAnthropicMessages(request.messages),
+        messages: withConversationBreakpoint(toAnthropicMessages(request.messages)),
       };
       const options = request.signal ? { signal: request.signal } : undefined;
       let response: Anthropic.Messages.Message;
@@ -143,6 +143,22 @@ export function toAnthropicMessages(messages: ModelMessage[]): Anthropic.Message
     }
   }
   return out;
+}
+
+/**
+ * A third cache breakpoint on the newest block: the next step of the same turn (after a tool
+ * result) re-reads the whole conversation so far from the cache. System, tools and this one
+ * stay within the API's limit of four breakpoints.
+ */
+function withConversationBreakpoint(
+  messages: Anthropic.Messages.MessageParam[],
+): Anthropic.Messages.MessageParam[] {
+  const last = messages[messages.length - 1];
+  if (!last || !Array.isArray(last.content) || last.content.length === 0) return messages;
+  const blocks = [...last.content];
+  const final = blocks[blocks.length - 1] as Anthropic.Messages.ContentBlockParam & { cache_control?: unknown };
+  blocks[blocks.length - 1] = { ...final, cache_control: { type: 'ephemeral' } } as Anthropic.Messages.ContentBlockParam;
+  return [...messages.slice(0, -1), { ...last, content: blocks } as Anthropic.Messages.MessageParam];
 }
 
 function explain(error: unknown, keyEnv: string, baseUrl: string): Error {

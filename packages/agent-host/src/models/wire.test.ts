@@ -72,6 +72,8 @@ describe('Anthropic adapter', () => {
     const followUp = (
       (second?.body ?? {}) as { messages: Array<{ role: string; content: Array<Record<string, unknown>> }> }
     ).messages;
+    // The newest block carries the conversation's cache breakpoint; earlier ones do not.
+    expect(followUp.at(-1)?.content.at(-1)?.cache_control).toEqual({ type: 'ephemeral' });
     expect(followUp.at(-2)?.content).toEqual([
       { type: 'text', text: 'Checking.' },
       { type: 'tool_use', id: 'toolu_1', name: 'fx_read_status', input: { what: 'jobs' } },
