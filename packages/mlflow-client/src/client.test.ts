@@ -22,11 +22,15 @@ async function caught(promise: Promise<unknown>): Promise<MlflowError> {
 
 describe.skipIf(!uri)('MlflowClient against a real MLflow server', () => {
   const client = new MlflowClient({ trackingUri: uri ?? 'http://127.0.0.1:1' });
+  // The same tests run against MLflow 2.x; where 2.x behaves differently, both are asserted.
+  let major = 3;
   let experimentId = '';
   let experimentName = '';
   const runIds: string[] = [];
 
   beforeAll(async () => {
+    const version = await fetch(`${uri}/version`).then((r) => r.text());
+    major = Number(version.split('.')[0]);
     experimentName = `client-test-${unique}`;
     experimentId = await client.createExperiment(experimentName, {
       tags: [{ key: 'team', value: 'vision' }],
@@ -43,6 +47,7 @@ describe.skipIf(!uri)('MlflowClient against a real MLflow server', () => {
   });
 
   it('gets experiments by id and name, and searches them page by page', async () => {
+    expect(await client.health()).toBe(true);
     const byId = await client.getExperiment(experimentId);
     expect(byId.name).toBe(experimentName);
     expect(byId.tags).toContainEqual({ key: 'team', value: 'vision' });
@@ -132,15 +137,23 @@ describe.skipIf(!uri)('MlflowClient against a real MLflow server', () => {
     }
     await client.logBatch({ runId, metrics: [{ key: 'bad', value: Number.NaN, timestamp: t, step: 0 }] });
     const page = await client.getMetricHistory({ runId, key: 'loss', maxResults: 1000 });
-    expect(page.items).toHaveLength(1000);
-    expect(page.nextPageToken).toBeTruthy();
+    if (major >= 3) {
+      expect(page.items).toHaveLength(1000);
+      expect(page.nextPageToken).toBeTruthy();
+    } else {
+      // MLflow 2.x ignores the page size and answers the whole history at once.
+      expect(page.items).toHaveLength(3000);
+      expect(page.nextPageToken).toBeUndefined();
+    }
     const steps: number[] = [];
     for await (const m of client.iterateMetricHistory({ runId, key: 'loss', maxResults: 700 }))
       steps.push(m.step);
     expect(steps).toHaveLength(3000);
     expect(new Set(steps).size).toBe(3000);
     const sampled = await client.getSampledMetricHistory({ runIds: [runId], key: 'loss', maxResults: 50 });
-    expect(sampled.length).toBeLessThanOrEqual(50);
+    // MLflow 2.x may add the last step on top of the requested count.
+    expect(sampled.length).toBeLessThanOrEqual(major >= 3 ? 50 : 51);
+    expect(sampled.length).toBeGreaterThanOrEqual(40);
     expect(sampled.map((m) => m.step)).toContain(2999);
     const bad = await client.getMetricHistory({ runId, key: 'bad' });
     expect(Number.isNaN(bad.items[0]?.value)).toBe(true);
@@ -160,7 +173,8 @@ describe.skipIf(!uri)('MlflowClient against a real MLflow server', () => {
     expect(head.bytes.toString()).toBe('lr: 0.1');
     expect(head.truncated).toBe(true);
     const missing = await caught(client.downloadArtifact({ runId, path: 'nope.txt' }));
-    expect(missing.kind).toBe('not_found');
+    // MLflow 2.x's artifact proxy answers a missing file with a 500.
+    expect(missing.kind).toBe(major >= 3 ? 'not_found' : 'server_error');
   });
 
   it('manages registry aliases and version descriptions', async () => {
@@ -191,7 +205,11 @@ describe.skipIf(!uri)('MlflowClient against a real MLflow server', () => {
     expect(error.kind).toBe('not_found');
   });
 
-  it('creates, gets and searches MLflow 3 logged models', async () => {
+  it('creates, gets and searches MLflow 3 logged models (not_found on MLflow 2.x)', async () => {
+    if (major < 3) {
+      expect((await caught(client.searchLoggedModels({ experimentIds: [experimentId] }))).kind).toBe('not_found');
+      return;
+    }
     const model = await client.createLoggedModel({
       experimentId,
       name: 'detector',
