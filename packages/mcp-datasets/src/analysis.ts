@@ -338,8 +338,11 @@ export function validate(data: VersionData): Finding[] {
         if (check === 'degenerate') bad++;
         else if (check === 'out_of_bounds') oob++;
       }
-      if (bad) add('box_degenerate', `${sample.label ?? sample.image} (${sample.image})`, bad);
-      if (oob) add('box_out_of_bounds', `${sample.label ?? sample.image} (${sample.image})`, oob);
+      if (bad || oob) {
+        const where = `${data.labelPathOf?.(sample.image) ?? sample.label ?? sample.image} (${sample.image})`;
+        if (bad) add('box_degenerate', where, bad);
+        if (oob) add('box_out_of_bounds', where, oob);
+      }
     }
     if (sample.info.problem?.startsWith('unreadable')) continue;
     let group = byHash.get(sample.info.hash);

@@ -36,15 +36,12 @@ export interface ScanInfo {
   ms: number;
 }
 
-interface Entry {
-  size: number;
-  mtimeMs: number;
-  record: FileRecord;
-}
+/** A record as the cache keeps it: with the size and mtime it was read at. */
+type Entry = FileRecord & { size: number; mtimeMs: number };
 
 export type ProgressFn = (done: number, total: number, message: string) => Promise<void>;
 
-const cacheFormat = 2;
+const cacheFormat = 3;
 /** Past this many directories a version is re-walked each call instead of watched. */
 const maxWatchedDirs = 4096;
 /** Files handled between yields to the event loop, so progress and cancellation get through. */
@@ -161,8 +158,8 @@ export class VersionScanner {
       }
       const path = paths[i] as string;
       const entry = this.entries.get(path);
-      if (entry && entry.record.kind === kind && check !== 'all' && !check.has(path)) {
-        out.set(path, entry.record as Extract<FileRecord, { kind: K }>);
+      if (entry && entry.kind === kind && check !== 'all' && !check.has(path)) {
+        out.set(path, entry as unknown as Extract<FileRecord, { kind: K }>);
         if (info) info.cached++;
         continue;
       }
@@ -195,11 +192,11 @@ export class VersionScanner {
     entry: Entry | undefined,
   ): { record: FileRecord; fresh: boolean } {
     const abs = this.pathOf(path);
-    if (entry && entry.record.kind === kind) {
+    if (entry && entry.kind === kind) {
       // A stat is cheaper than open+fstat+close when, as usual, nothing changed.
       const stats = statSync(abs, { throwIfNoEntry: false });
       if (stats && entry.size === stats.size && entry.mtimeMs === stats.mtimeMs)
-        return { record: entry.record, fresh: false };
+        return { record: entry, fresh: false };
     }
     let fd: number;
     try {
@@ -209,10 +206,12 @@ export class VersionScanner {
     }
     try {
       const stats = fstatSync(fd);
-      if (entry && entry.record.kind === kind && entry.size === stats.size && entry.mtimeMs === stats.mtimeMs)
-        return { record: entry.record, fresh: false };
-      const record = this.readOpen(fd, kind, stats.size);
-      this.entries.set(path, { size: stats.size, mtimeMs: stats.mtimeMs, record });
+      if (entry && entry.kind === kind && entry.size === stats.size && entry.mtimeMs === stats.mtimeMs)
+        return { record: entry, fresh: false };
+      const record = this.readOpen(fd, kind, stats.size) as Entry;
+      record.size = stats.size;
+      record.mtimeMs = stats.mtimeMs;
+      this.entries.set(path, record);
       this.changedSinceSave = true;
       this.bump();
       return { record, fresh: true };
@@ -302,7 +301,7 @@ export class VersionScanner {
   }
 
   /**
-   * The cache file is one JSON header line, then one `[path, size, mtimeMs, record]` line per
+   * The cache file is one JSON header line, then one `[path, record with size and mtimeMs]` line per
    * file: written and read a slice at a time, so a 200k-file version never becomes one string.
    */
   private async loadDiskCache(): Promise<void> {
@@ -326,8 +325,8 @@ export class VersionScanner {
         const line = bytes.toString('utf8', start + 1, end < 0 ? bytes.length : end);
         start = end;
         if (!line) continue;
-        const [path, size, mtimeMs, record] = JSON.parse(line) as [string, number, number, FileRecord];
-        this.entries.set(path, { size, mtimeMs, record });
+        const [path, record] = JSON.parse(line) as [string, Entry];
+        this.entries.set(path, record);
       }
     } catch {
       // A damaged cache only costs speed: start over.
@@ -346,7 +345,7 @@ export class VersionScanner {
       try {
         let chunk = `${JSON.stringify({ format: cacheFormat, dir: this.dir, files: this.entries.size })}\n`;
         for (const [path, e] of this.entries) {
-          chunk += `${JSON.stringify([path, e.size, e.mtimeMs, e.record])}\n`;
+          chunk += `${JSON.stringify([path, e])}\n`;
           if (chunk.length > 1 << 20) {
             await handle.write(chunk);
             chunk = '';

@@ -49,7 +49,7 @@ export async function loadImageFolder(context: LoadContext): Promise<VersionLayo
       split: p.split,
       image: p.image,
       labelled: classIndex !== undefined,
-      ...(classIndex !== undefined ? { classIndex, label: p.image.slice(0, p.image.lastIndexOf('/')) } : {}),
+      ...(classIndex !== undefined ? { classIndex } : {}),
       boxes: [],
       info,
       labelKey: p.className ?? '',

@@ -8,7 +8,7 @@ export interface Sample {
   split: string;
   /** Path relative to the version folder. */
   image: string;
-  /** Where its labels come from (a YOLO .txt, a COCO JSON, a class folder). */
+  /** Where its labels come from when that is one shared file (a COCO JSON); see `labelPathOf`. */
   label?: string;
   /** False when the image has no label file / is listed in no annotation file / sits in no class folder. */
   labelled: boolean;
@@ -44,6 +44,8 @@ export interface VersionLayout {
   splits: string[];
   samples: Sample[];
   problems: Problem[];
+  /** The label file of an image, for formats with one per image (derived, not stored per sample). */
+  labelPathOf?: (image: string) => string;
 }
 
 export interface LoadContext {

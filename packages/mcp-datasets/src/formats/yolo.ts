@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import type { YoloLabelRecord } from '../readers.ts';
 import { parseYaml } from '../yaml.ts';
-import { dirOf, extensionOf, isImagePath, resolveInside, under } from './paths.ts';
+import { dirOf, extensionOf, isImagePath, resolveInside } from './paths.ts';
 import type { LoadContext, Problem, Sample, VersionLayout } from './types.ts';
 
 const splitKeys = ['train', 'val', 'test'] as const;
@@ -118,7 +118,9 @@ export async function loadYolo(
     context.counts,
   );
   const labelOf = new Map(imagePaths.map((image) => [image, yoloLabelPath(image)]));
-  const labelPaths = [...labelOf.values()].filter((p) => scanner.has(p));
+  const expected = new Set(labelOf.values());
+  // The walk's own strings, so the cache keys do not hold a second copy of every label path.
+  const labelPaths = files.filter((f) => f.endsWith('.txt') && expected.has(f));
   const labels = await context.scanner.records(
     labelPaths,
     'yolo',
@@ -137,18 +139,16 @@ export async function loadYolo(
       split,
       image,
       labelled: label !== undefined,
-      ...(label ? { label: labelPath } : {}),
       boxes: label ? boxesOf(label, labelPath, classes.length, problems) : [],
       info,
       labelKey: label?.hash ?? '',
     });
   }
-  const expected = new Set(labelOf.values());
   for (const file of files) {
     if (!file.endsWith('.txt') || expected.has(file) || !labelDirs.has(dirOf(file))) continue;
     problems.push({ code: 'label_without_image', path: file });
   }
-  return { format: 'yolo', classes, splits, samples, problems: dedupe(problems) };
+  return { format: 'yolo', classes, splits, samples, problems: dedupe(problems), labelPathOf: yoloLabelPath };
 }
 
 function classNames(data: Record<string, unknown>): string[] {
