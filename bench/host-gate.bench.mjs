@@ -34,15 +34,6 @@ export async function run() {
       env: { PATH: process.env.PATH, ...serverEnv },
     }),
   );
-  const direct = [];
-  for (let i = 0; i < runs + 3; i++) {
-    const start = performance.now();
-    await client.callTool({ name: 'fx_read_status', arguments: { what: 'x' } });
-    if (i >= 3) direct.push(performance.now() - start);
-  }
-  await client.close();
-  const base = median(direct);
-
   const turns = [];
   for (let i = 0; i < runs + 3; i++) {
     turns.push(
@@ -73,12 +64,19 @@ export async function run() {
   const h = await host.createHost(config, { model, log: () => undefined });
   const say = (text, conversationId) =>
     h.handleMessage({ channel: 'terminal', senderId: 'bench', conversationId, text });
+  // Interleaved with the baseline, so both see the same machine load.
+  const direct = [];
   const readTurns = [];
   for (let i = 0; i < runs + 3; i++) {
-    const start = performance.now();
+    let start = performance.now();
+    await client.callTool({ name: 'fx_read_status', arguments: { what: 'x' } });
+    if (i >= 3) direct.push(performance.now() - start);
+    start = performance.now();
     await say('status?', `read-${i % 4}`);
     if (i >= 3) readTurns.push(performance.now() - start);
   }
+  await client.close();
+  const base = median(direct);
   const holds = [];
   const confirms = [];
   for (let i = 0; i < runs; i++) {
