@@ -120,8 +120,8 @@ const summarizeMetricHistory = defineMlflowTool({
       .int()
       .min(2)
       .max(500)
-      .default(100)
-      .describe('Series length cap per key (default 100)'),
+      .default(50)
+      .describe('Series length cap per key (default 50)'),
     goal: goalEnum
       .optional()
       .describe('Whether lower or higher is better for all keys; inferred from names when omitted'),

@@ -99,7 +99,7 @@ const searchRuns = defineMlflowTool({
       .describe("Sort keys, e.g. ['metrics.val_acc DESC']; default newest first"),
     metrics: z.array(z.string()).max(20).optional().describe('Metric keys to show per run (latest value)'),
     params: z.array(z.string()).max(20).optional().describe('Param keys to show per run'),
-    limit: z.number().int().min(1).max(100).default(20).describe('Runs per page (default 20)'),
+    limit: z.number().int().min(1).max(100).default(10).describe('Runs per page (default 10)'),
     cursor: cursorInput,
   }),
   output: z.object({
@@ -294,13 +294,21 @@ const listActiveRuns = defineMlflowTool({
       .positive()
       .default(30)
       .describe('Flag a run as quiet when its last metric is older than this (default 30)'),
-    limit: z.number().int().min(1).max(100).default(30).describe('At most this many runs (default 30)'),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(10)
+      .describe('At most this many runs, newest first (default 10)'),
   }),
   output: z.object({
     runs: z.array(
-      runRowSchema.extend({
+      z.object({
+        runId: z.string(),
+        runName: z.string().nullable(),
         experimentName: z.string(),
-        lastMetricAt: z.string().nullable(),
+        runningMinutes: z.number().nullable(),
         minutesSinceLastMetric: z.number().nullable(),
         latestStep: z.number().nullable(),
         progress: z
@@ -309,9 +317,9 @@ const listActiveRuns = defineMlflowTool({
         quiet: z.boolean(),
       }),
     ),
-    running: z.number(),
-    quiet: z.number(),
-    more: z.boolean(),
+    running: z.number().describe('Running runs shown'),
+    quiet: z.number().describe('Of those, how many went quiet'),
+    more: z.boolean().describe('More running runs exist beyond `limit`'),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   hints: { notFound: 'List experiments with mlflow_list_experiments.' },
@@ -335,9 +343,10 @@ const listActiveRuns = defineMlflowTool({
       const startedMs = run.info.start_time ? now - run.info.start_time : 0;
       const quiet = sinceMs === null ? startedMs > quietMs : sinceMs > quietMs;
       return {
-        ...runRow(run, now),
+        runId: run.info.run_id,
+        runName: run.info.run_name ?? null,
         experimentName: names.get(run.info.experiment_id) ?? run.info.experiment_id,
-        lastMetricAt: iso(lastMetric),
+        runningMinutes: run.info.start_time ? Math.round(startedMs / 60_000) : null,
         minutesSinceLastMetric: sinceMs === null ? null : Math.round(sinceMs / 6000) / 10,
         latestStep: run.data.metrics.length ? Math.max(...run.data.metrics.map((m) => m.step)) : null,
         progress: progressOf(run),
