@@ -61,6 +61,7 @@ describe('Slack', { timeout: 60_000 }, () => {
         { text: 'I would record the note "lr=3e-4" (held as P-1). Confirm?' },
         { text: 'Recorded the note.' },
         { text: 'Still here in the thread.' },
+        { text: 'All quiet on the runs.' },
       ],
     });
     model = setup.model as ScriptedModel;
@@ -241,5 +242,27 @@ describe('Slack', { timeout: 60_000 }, () => {
       thread_ts: '1700000100.000001',
       text: 'Still here in the thread.',
     });
+  });
+
+  it('answers a mention in a channel once, in a thread under it', async () => {
+    const before = model.requests.length;
+    const calls = slack.calls.length;
+    const text = '<@UBOT> how are the runs?';
+    const base = { channel: 'CGENERAL', channel_type: 'channel', ts: '1700000300.000001' };
+    // Slack sends a mention twice: as app_mention and as a channel message.
+    await postSlack(service.url, '/slack/events', {
+      ...message('UANNA', text, base.ts, base),
+      event_id: 'EvMention1',
+      event: { type: 'app_mention', user: 'UANNA', text, ...base },
+    });
+    await postSlack(service.url, '/slack/events', {
+      ...message('UANNA', text, base.ts, base),
+      event_id: 'EvMention2',
+    });
+    await service.settled();
+    expect(model.requests.length - before).toBe(1);
+    expect(
+      slack.calls.slice(calls).map((c) => [c.method, c.body.channel, c.body.thread_ts, c.body.text]),
+    ).toEqual([['chat.postMessage', 'CGENERAL', '1700000300.000001', 'All quiet on the runs.']]);
   });
 });
