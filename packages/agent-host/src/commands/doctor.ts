@@ -1,7 +1,7 @@
 import { type CliIo, takeConfigFlag } from '../cli.ts';
 import { loadConfig } from '../config.ts';
 import { createHost } from '../core/host.ts';
-import { poolOf } from '../core/host-impl.ts';
+import { poolOf, redactSecrets } from '../core/host-impl.ts';
 import { createModel } from '../models/create-model.ts';
 
 /**
@@ -10,8 +10,9 @@ import { createModel } from '../models/create-model.ts';
  */
 export async function doctorCommand(argv: string[], io: CliIo): Promise<number> {
   const { configPath } = takeConfigFlag(argv, io.env);
-  const out = (line = '') => io.stdout.write(`${line}\n`);
   const config = loadConfig(configPath, io.env);
+  // Server errors and stderr lines can carry what a server was given; print none of it.
+  const out = (line = '') => io.stdout.write(`${redactSecrets(config.secrets, line)}\n`);
   let problems = 0;
   out(`config: ${configPath} is valid`);
   out(`data:   ${config.dataDir}`);

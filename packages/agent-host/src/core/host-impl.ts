@@ -48,7 +48,9 @@ interface TurnOutcome {
 
 export async function startHost(config: NightshiftConfig, options: CreateHostOptions): Promise<Host> {
   const now = options.now ?? (() => new Date());
-  const log = options.log ?? ((line: string) => process.stderr.write(`nightshift: ${line}\n`));
+  const rawLog = options.log ?? ((line: string) => process.stderr.write(`nightshift: ${line}\n`));
+  // Server errors and stderr tails end up in log lines; credentials must not.
+  const log = (line: string) => rawLog(redactSecrets(config.secrets, line));
   const store = openStore(config.dataDir);
   const db = store.db;
   const audit = createAuditLog(db, now);
@@ -58,9 +60,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
   const policy = config.policy;
   const proposals = new ProposalBook(db, audit, now, policy.proposalExpiry);
   const brief = createBriefLoader(config.brief, log);
-  const secrets = [...config.secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  const redact = (text: string) =>
-    secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+  const redact = (text: string) => redactSecrets(config.secrets, text);
   const pool = await McpPool.start(config.mcpServers, {
     log,
     ...(options.poolOptions ?? {}),
@@ -770,6 +770,14 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
 function capEvent(event: Record<string, unknown>): string {
   const line = JSON.stringify(event);
   return line.length > 4000 ? `${line.slice(0, 4000)}… [event cut at 4000 characters]` : line;
+}
+
+/** Replaces every configured secret (longest first) in `text` with `[redacted]`. */
+export function redactSecrets(secrets: readonly string[], text: string): string {
+  return [...secrets]
+    .filter((secret) => secret.length >= 4)
+    .sort((a, b) => b.length - a.length)
+    .reduce((out, secret) => out.split(secret).join('[redacted]'), text);
 }
 
 function newTurnId(): string {

@@ -61,7 +61,9 @@ describe('the MCP client pool', () => {
     expect(pool.tools().find((t) => t.name === 'dyn.dotted')?.exposedName).toBe('dyn_dotted');
     const before = changes;
     await pool.call('dyn', 'dyn_add_tool', {}, { timeoutMs: 10_000 });
-    await expect.poll(() => pool?.tools().map((t) => t.name)).toEqual(['dyn_add_tool', 'dyn.dotted', 'dyn_late']);
+    await expect
+      .poll(() => pool?.tools().map((t) => t.name))
+      .toEqual(['dyn_add_tool', 'dyn.dotted', 'dyn_late']);
     expect(changes).toBeGreaterThan(before);
     expect(await pool.call('dyn', 'dyn_late', {}, { timeoutMs: 10_000 })).toMatchObject({
       text: 'late tool ran',
@@ -152,5 +154,21 @@ describe('the MCP client pool', () => {
     expect(seen).not.toContain(secret);
     const db = readFileSync(join(fx.config.dataDir, 'nightshift.db')).toString('latin1');
     expect(db).not.toContain(secret);
+  });
+
+  it('a server that prints its credentials while failing does not put them in the log', async () => {
+    const secret = 'sk-live-fedcba9876543210';
+    fx = await fixtureHost({
+      env: { LEAKY_SOURCE: secret },
+      servers: {
+        leaky: {
+          command: process.execPath,
+          args: ['-e', 'console.error("auth failed with token " + process.env.API_TOKEN); process.exit(3)'],
+          env: { API_TOKEN: `$${'{'}LEAKY_SOURCE}` },
+        },
+      },
+    });
+    await expect.poll(() => fx?.logs.join('\n')).toContain('auth failed with token [redacted]');
+    expect(fx.logs.join('\n')).not.toContain(secret);
   });
 });

@@ -87,7 +87,8 @@ class ServerHandle {
         this.options.onToolsChanged?.();
       },
       (error: unknown) => {
-        this.lastError = (error as Error).message;
+        const stderr = this.stderrTail ? ` (stderr: ${lastLine(this.stderrTail)})` : '';
+        this.lastError = `${(error as Error).message}${stderr}`;
         this.options.log(`server ${this.name}: failed to start: ${this.lastError}`);
         this.state = 'down';
         this.scheduleRestart();
