@@ -6,6 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { startWirePeer } from '../src/__fixtures__/wire-peer.ts';
 
 // The built bin, spawned as a person would run it: doctor, chat over a pipe (scripted model),
 // audit and audit --verify against the same data directory.
@@ -99,6 +100,36 @@ describe.skipIf(!built)('nightshift (built bin)', () => {
     expect(result.stdout).toMatch(/model: scripted: 5 turn\(s\) loaded/);
     expect(result.stdout).not.toContain('fx-secret-value-123');
     expect(result.code).toBe(0);
+  });
+
+  it('doctor checks a self-hosted model endpoint and reports an unreachable one', async () => {
+    const peer = await startWirePeer({
+      object: 'list',
+      data: [{ id: 'qwen-test', object: 'model', created: 0, owned_by: 'me' }],
+    });
+    try {
+      const withModel = join(dir, 'with-model.yaml');
+      writeFileSync(
+        withModel,
+        stringify({
+          dataDir: 'data-doctor',
+          model: { provider: 'openai-compatible', baseUrl: `${peer.url}/v1`, name: 'qwen-test' },
+          people: [{ name: 'Local', role: 'approver', terminal: user }],
+        }),
+      );
+      const ok = await run(['doctor', '--config', withModel]);
+      expect(ok.stdout).toMatch(
+        /model: openai-compatible: http:\/\/127\.0\.0\.1:\d+\/v1 reachable; model qwen-test is served/,
+      );
+      expect(ok.code).toBe(0);
+      expect(peer.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/models']);
+      await peer.close();
+      const down = await run(['doctor', '--config', withModel]);
+      expect(down.code).toBe(1);
+      expect(down.stdout).toMatch(/model: openai-compatible NOT ready — cannot reach the model endpoint/);
+    } finally {
+      await peer.close().catch(() => undefined);
+    }
   });
 
   it('doctor reports an invalid config with every problem and exit 2', async () => {
