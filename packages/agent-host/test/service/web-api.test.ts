@@ -162,4 +162,46 @@ describe('web chat API', { timeout: 60_000 }, () => {
       await slack.close();
     }
   });
+
+  it("turns a button click into that person's own decision: a viewer's click runs nothing, an approver's runs once", async () => {
+    tmp = tempDir();
+    setup = await makeHost(tmp.dir, {
+      turns: [
+        { text: '', toolCalls: [{ name: 'record_note', arguments: { note: 'freeze lr' } }] },
+        { text: 'Proposed P-1.' },
+        { text: 'Recorded.' },
+      ],
+    });
+    service = await startTestService(setup, {
+      web: {
+        logins: [
+          { id: 'anna', token: annaToken },
+          { id: 'vic', token: 'vic-token-0123456789abcdef' },
+        ],
+      },
+    });
+    const post = (token: string, path: string, body: unknown) =>
+      fetch(`${service?.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    await (await post(annaToken, '/api/messages', { text: 'freeze the learning rate' })).text();
+    expect(setup.host.pendingProposals().map((p) => p.id)).toEqual(['P-1']);
+
+    const viewer = (await (
+      await post('vic-token-0123456789abcdef', '/api/proposals/P-1/decision', { decision: 'confirm' })
+    ).json()) as {
+      reply: string;
+    };
+    expect(viewer.reply).toMatch(/^Only an approver can decide on P-1/);
+    expect(setup.recorded()).toEqual([]);
+
+    const approver = await post(annaToken, '/api/proposals/P-1/decision', { decision: 'confirm' });
+    expect(approver.status).toBe(200);
+    expect(setup.recorded()).toEqual([JSON.stringify({ note: 'freeze lr' })]);
+    const again = await post(annaToken, '/api/proposals/P-1/decision', { decision: 'confirm' });
+    expect(again.status).toBe(409);
+    expect(setup.recorded()).toHaveLength(1);
+  });
 });
