@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The README's main command: installs what is missing, builds, and starts `nightshift serve`
-# on the example workspace (examples/factory) with embedded defaults.
+# The README's main command: installs what is missing, builds, and starts `nightshift serve` on
+# the example workspace (examples/factory) with embedded defaults: local job backend, local
+# datasets, the config repo as a local git remote, and a local MLflow server when python3 is here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/bootstrap.sh
-exec node packages/agent-host/bin/nightshift.js serve --workspace examples/factory "$@"
+exec node examples/factory/workspace/run.mjs "$@"

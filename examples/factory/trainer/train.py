@@ -30,14 +30,17 @@ from tinyyaml import loads
 GPU_MEMORY_GIB = 80.0
 
 try:  # The reporter ships with Nightshift (clients/python); training runs without it too.
-    import nightshift_reporter as reporter
+    from nightshift_reporter import Reporter
 except ImportError:  # pragma: no cover - exercised when the reporter is not on PYTHONPATH
-    reporter = None
+    Reporter = None
+
+# Reads NIGHTSHIFT_EVENTS_URL/_SECRET/_JOB_ID/_JOB_NAME; without them every call is a no-op.
+reporter = Reporter() if Reporter is not None else None
 
 
-def report(event: str, **fields) -> None:
+def report(event: str, *args, **fields) -> None:
     if reporter is not None:
-        getattr(reporter, event)(**fields)
+        getattr(reporter, event)(*args, **fields)
 
 
 class MlflowLogger:
@@ -173,7 +176,7 @@ def main() -> int:
     mlflow = MlflowLogger(os.environ.get("MLFLOW_TRACKING_URI"), experiment=name.split("/")[0], run_name=name,
                           tags={"nightshift.job_id": os.environ.get("NIGHTSHIFT_JOB_ID", ""), "nightshift.model": name})
     mlflow.log(params=params)
-    report("started", total_epochs=epochs, params=params, mlflow_run_id=mlflow.run_id)
+    report("started", config=params, epochs=epochs, mlflow_run_id=mlflow.run_id)
     print(f"[train] {name}: {len(x_train)} train / {len(x_val)} val images, {classes} classes, {epochs} epochs", flush=True)
 
     rng = np.random.default_rng(int(train.get("seed", 0)))
@@ -206,17 +209,17 @@ def main() -> int:
         val_map = float(np.nanmean(aps)) if not all(np.isnan(aps)) else 0.0
         metrics = {"train/loss": float(np.mean(losses)), "val/loss": val_loss, "val/mAP": val_map, "lr": lr}
         mlflow.log(metrics=metrics, step=epoch)
-        report("epoch", epoch=epoch, total_epochs=epochs, metrics=metrics)
+        report("epoch", epoch, epochs, metrics)
         if val_map > best + 1e-9:
             if best >= 0:
-                report("milestone", name="new_best", epoch=epoch, metric="val/mAP", value=val_map, previous=best)
+                report("milestone", "new_best", {"val/mAP": val_map}, epoch=epoch, epochs=epochs, previous_best=best)
             best = val_map
         print(f"[train] epoch {epoch}/{epochs} loss {metrics['train/loss']:.4f} val/mAP {val_map:.4f} lr {lr:.2e}", flush=True)
         lr *= float(train.get("lr_decay", 1.0))
         time.sleep(args.epoch_seconds)
 
     mlflow.finish("FINISHED")
-    report("finished", metrics={"val/mAP": best}, epochs=epochs)
+    report("finished", {"val/mAP": best}, epochs=epochs, mlflow_run_id=mlflow.run_id)
     print(f"[train] done: best val/mAP {best:.4f}", flush=True)
     return 0
 
@@ -228,5 +231,5 @@ if __name__ == "__main__":
         import traceback
 
         traceback.print_exc()
-        report("failed", error=f"{type(error).__name__}: {error}", traceback_tail=traceback.format_exc()[-2000:])
+        report("failed", error=error)
         sys.exit(1)

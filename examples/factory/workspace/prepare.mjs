@@ -4,7 +4,7 @@
 //   - the config repo as a bare git repository, served over smart HTTP with a token;
 //   - the settings files of the MCP servers (repos file, job templates) and of the host.
 // Nothing here decides anything at run time; it only lays out files.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -16,10 +16,11 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export const MLFLOW_VERSION = '3.6.0';
+export const MLFLOW_VERSION = '3.17.2';
 export const NUMPY_VERSION = '2.2.6';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -37,7 +38,7 @@ export function loadSecrets(dataDir) {
   };
   fill('gitToken', () => randomBytes(24).toString('base64url'));
   fill('eventsSecret', () => `whsec_${randomBytes(32).toString('base64')}`);
-  fill('webPassword', () => randomBytes(9).toString('base64url'));
+  fill('webPassword', () => randomBytes(18).toString('base64url'));
   writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return secrets;
@@ -130,7 +131,7 @@ export function prepareConfigRepo(dataDir) {
 }
 
 /** Writes the MCP servers' settings and the host config; returns the host config path. */
-export function writeSettings({ dataDir, python, datasetsRoot, gitUrl, mlflowUri, eventsUrl, webPort }) {
+export function writeSettings({ dataDir, python, datasetsRoot, gitUrl, mlflowUri, epochSeconds = 2 }) {
   const trainer = join(factoryDir, 'trainer');
   const models = [
     ['customer-a/weld-defect-v4', 'customer-a/weld-defect-v4/train_cfg.yaml'],
@@ -148,15 +149,20 @@ export function writeSettings({ dataDir, python, datasetsRoot, gitUrl, mlflowUri
           NIGHTSHIFT_DATASETS_ROOT: datasetsRoot,
           NIGHTSHIFT_PYTHON: python ?? 'python3',
           PYTHONPATH: `${trainer}:${join(repoRoot, 'clients', 'python')}`,
+          TRAIN_EPOCH_SECONDS: String(epochSeconds),
           ...(mlflowUri ? { MLFLOW_TRACKING_URI: mlflowUri } : {}),
         },
         resources: { gpus: 1 },
-        config: { repo: 'configs', path },
+        configRef: { repo: 'configs', path },
+        labels: { customer: name.split('/')[0] },
       },
     ]),
   );
   const aiquConfig = join(dataDir, 'aiqu.yaml');
-  writeFileSync(aiquConfig, `${JSON.stringify({ backends: { local: { slots: 2 } }, templates }, null, 2)}\n`);
+  writeFileSync(
+    aiquConfig,
+    `${JSON.stringify({ backends: { local: { gpus: 2, stopGraceSeconds: 5 } }, templates }, null, 2)}\n`,
+  );
 
   const reposFile = join(dataDir, 'repos.yaml');
   writeFileSync(
@@ -167,10 +173,10 @@ export function writeSettings({ dataDir, python, datasetsRoot, gitUrl, mlflowUri
           {
             name: 'configs',
             url: `${gitUrl}/configs.git`,
-            defaultBranch: 'main',
-            pushBranches: ['main'],
+            default_branch: 'main',
+            push_branches: ['main'],
             author: { name: 'Nightshift', email: 'nightshift@example.com' },
-            tokenEnv: 'NIGHTSHIFT_CONFIGS_TOKEN',
+            token_env: 'NIGHTSHIFT_CONFIGS_TOKEN',
           },
         ],
       },
@@ -178,5 +184,158 @@ export function writeSettings({ dataDir, python, datasetsRoot, gitUrl, mlflowUri
       2,
     )}\n`,
   );
-  return { aiquConfig, reposFile, eventsUrl, webPort, localUser: userInfo().username };
+  return { aiquConfig, reposFile, localUser: userInfo().username };
+}
+
+export async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function waitFor(url, seconds) {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return true;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return false;
+}
+
+/**
+ * Starts MLflow from the workspace venv (SQLite, served artifacts) in its own process group,
+ * pushed onto `children` so the caller stops it with the service. Undefined when not installed.
+ */
+export async function startMlflow(dataDir, children, requestedPort = 0) {
+  if (!hasMlflow(dataDir)) return undefined;
+  const port = requestedPort || (await freePort());
+  const dir = join(dataDir, 'mlflow');
+  mkdirSync(join(dir, 'artifacts'), { recursive: true });
+  const child = spawn(
+    join(dataDir, 'venv', 'bin', 'mlflow'),
+    [
+      'server',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--backend-store-uri',
+      `sqlite:///${join(dir, 'mlflow.db')}`,
+      '--serve-artifacts',
+      '--artifacts-destination',
+      join(dir, 'artifacts'),
+      '--workers',
+      '1',
+    ],
+    { stdio: 'ignore', detached: true },
+  );
+  children.push(child);
+  const uri = `http://127.0.0.1:${port}`;
+  log(`starting MLflow at ${uri} (the first start migrates its database; up to a few minutes)`);
+  if (await waitFor(`${uri}/health`, 300)) return uri;
+  log('MLflow did not come up; continuing without it');
+  return undefined;
+}
+
+/** Stops what `startMlflow` (or anything else in `children`) started, process group and all. */
+export function stopChildren(children) {
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** The model block from the environment, or undefined (the service then runs without a model). */
+export function modelFromEnv(env = process.env) {
+  if (env.ANTHROPIC_API_KEY) {
+    return {
+      provider: 'anthropic',
+      name: env.NIGHTSHIFT_MODEL ?? 'claude-sonnet-4-5',
+      apiKeyEnv: 'ANTHROPIC_API_KEY',
+    };
+  }
+  if (env.NIGHTSHIFT_MODEL_BASE_URL) {
+    return {
+      provider: 'openai-compatible',
+      name: env.NIGHTSHIFT_MODEL ?? 'llama3.1',
+      baseUrl: env.NIGHTSHIFT_MODEL_BASE_URL,
+      ...(env.NIGHTSHIFT_MODEL_API_KEY ? { apiKeyEnv: 'NIGHTSHIFT_MODEL_API_KEY' } : {}),
+    };
+  }
+  if (env.NIGHTSHIFT_MODEL_SCRIPT) return { provider: 'scripted', script: env.NIGHTSHIFT_MODEL_SCRIPT };
+  return undefined;
+}
+
+/**
+ * The host config, with its `service:` block, for the workspace. Secrets appear only as
+ * ${VARIABLES}; the service gets their values through its environment.
+ */
+export function hostConfig({
+  dataDir,
+  port,
+  mlflowUri,
+  aiquConfig,
+  reposFile,
+  datasetsRoot,
+  people,
+  logins,
+  model,
+}) {
+  const bin = (name, file) => join(repoRoot, 'packages', name, 'bin', file);
+  return {
+    dataDir: join(dataDir, 'host'),
+    brief: join(repoRoot, 'brief.md'),
+    ...(model ? { model } : {}),
+    mcpServers: {
+      mlflow: {
+        command: process.execPath,
+        args: [bin('mcp-mlflow', 'nightshift-mcp-mlflow.js')],
+        env: mlflowUri ? { MLFLOW_TRACKING_URI: mlflowUri } : {},
+      },
+      aiqu: {
+        command: process.execPath,
+        args: [bin('mcp-aiqu', 'nightshift-mcp-aiqu.js')],
+        env: {
+          NIGHTSHIFT_AIQU_STATE_DIR: join(dataDir, 'aiqu'),
+          NIGHTSHIFT_AIQU_CONFIG: aiquConfig,
+          NIGHTSHIFT_EVENTS_URL: `http://127.0.0.1:${port}/v1/events`,
+          NIGHTSHIFT_EVENTS_SECRET: '${NIGHTSHIFT_EVENTS_SECRET}',
+        },
+      },
+      datasets: {
+        command: process.execPath,
+        args: [bin('mcp-datasets', 'nightshift-mcp-datasets.js')],
+        env: { NIGHTSHIFT_DATASETS_ROOT: datasetsRoot },
+      },
+      git: {
+        command: process.execPath,
+        args: [bin('mcp-git', 'nightshift-mcp-git.js')],
+        env: {
+          NIGHTSHIFT_GIT_REPOS_FILE: reposFile,
+          NIGHTSHIFT_GIT_CACHE_DIR: join(dataDir, 'git-cache'),
+          NIGHTSHIFT_CONFIGS_TOKEN: '${NIGHTSHIFT_CONFIGS_TOKEN}',
+        },
+      },
+    },
+    people,
+    service: {
+      listen: { host: '127.0.0.1', port },
+      events: { secrets: ['${NIGHTSHIFT_EVENTS_SECRET}'] },
+      routes: [{ channel: 'web', conversation: 'team' }],
+      web: { logins },
+    },
+  };
 }
