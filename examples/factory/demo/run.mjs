@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startGitHttpServer } from '../workspace/git-http.mjs';
 import {
+  envRef,
   factoryDir,
   freePort,
   hostConfig,
@@ -78,7 +79,7 @@ export async function runDemo(options = {}) {
         { name: 'Anna', role: 'approver', web: 'anna' },
         { name: 'Bob', role: 'viewer', web: 'bob' },
       ],
-      logins: [{ id: 'anna', token: '${NIGHTSHIFT_WEB_TOKEN}' }],
+      logins: [{ id: 'anna', token: envRef('NIGHTSHIFT_WEB_TOKEN') }],
     });
     const env = {
       ...process.env,

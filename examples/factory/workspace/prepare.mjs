@@ -187,6 +187,9 @@ export function writeSettings({ dataDir, python, datasetsRoot, gitUrl, mlflowUri
   return { aiquConfig, reposFile, localUser: userInfo().username };
 }
 
+/** A `${NAME}` reference the host config substitutes from the environment at load time. */
+export const envRef = (name) => `$${'{'}${name}}`;
+
 export async function freePort() {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
@@ -312,7 +315,7 @@ export function hostConfig({
           NIGHTSHIFT_AIQU_STATE_DIR: join(dataDir, 'aiqu'),
           NIGHTSHIFT_AIQU_CONFIG: aiquConfig,
           NIGHTSHIFT_EVENTS_URL: `http://127.0.0.1:${port}/v1/events`,
-          NIGHTSHIFT_EVENTS_SECRET: '${NIGHTSHIFT_EVENTS_SECRET}',
+          NIGHTSHIFT_EVENTS_SECRET: envRef('NIGHTSHIFT_EVENTS_SECRET'),
         },
       },
       datasets: {
@@ -326,14 +329,14 @@ export function hostConfig({
         env: {
           NIGHTSHIFT_GIT_REPOS_FILE: reposFile,
           NIGHTSHIFT_GIT_CACHE_DIR: join(dataDir, 'git-cache'),
-          NIGHTSHIFT_CONFIGS_TOKEN: '${NIGHTSHIFT_CONFIGS_TOKEN}',
+          NIGHTSHIFT_CONFIGS_TOKEN: envRef('NIGHTSHIFT_CONFIGS_TOKEN'),
         },
       },
     },
     people,
     service: {
       listen: { host: '127.0.0.1', port },
-      events: { secrets: ['${NIGHTSHIFT_EVENTS_SECRET}'] },
+      events: { secrets: [envRef('NIGHTSHIFT_EVENTS_SECRET')] },
       routes: [{ channel: 'web', conversation: 'team' }],
       web: { logins },
     },

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startGitHttpServer } from './git-http.mjs';
 import {
+  envRef,
   factoryDir,
   hostConfig,
   loadSecrets,
@@ -61,7 +62,7 @@ async function main() {
     datasetsRoot,
     model,
     people: [{ name: user, role: 'approver', terminal: user, web: user }],
-    logins: [{ id: user, token: '${NIGHTSHIFT_WEB_TOKEN}' }],
+    logins: [{ id: user, token: envRef('NIGHTSHIFT_WEB_TOKEN') }],
   });
   // JSON is YAML; the file holds no secret, only ${VARIABLE} references.
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
