@@ -146,6 +146,8 @@ EOF
   echo "NIGHTSHIFT_TEST_MLFLOW_AUTH_USERNAME=$ADMIN_USER"
   echo "NIGHTSHIFT_TEST_MLFLOW_AUTH_PASSWORD=$admin_password"
   echo "NIGHTSHIFT_TEST_MLFLOW_VERSION=$MLFLOW_VERSION"
+  # MLflow depends on numpy, so its venv also runs the example trainer in the end-to-end tests.
+  echo "NIGHTSHIFT_TEST_TRAINER_PYTHON=$VENV/bin/python"
 }
 
 stop_servers() {
