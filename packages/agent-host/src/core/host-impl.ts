@@ -4,6 +4,7 @@ import { McpPool } from '../mcp/pool.ts';
 import { createModel, modelSetupHelp } from '../models/create-model.ts';
 import type { ModelAdapter, ModelMessage, ModelToolCall, ModelToolResult } from '../models/types.ts';
 import { createAuditLog } from '../store/audit.ts';
+import { ConversationStore } from '../store/conversations.ts';
 import { openStore } from '../store/store.ts';
 import { createBriefLoader, hostRules } from './brief.ts';
 import { argumentsHash } from './canonical.ts';
@@ -104,53 +105,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
     return next;
   };
 
-  const touchConversation = (conversationId: string, channel: string | null) => {
-    const at = now().toISOString();
-    db.prepare(
-      `INSERT INTO conversations (id, channel, created_at, last_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET last_at = excluded.last_at`,
-    ).run(conversationId, channel, at, at);
-  };
-  const saveMessage = (conversationId: string, turnId: string | null, message: ModelMessage) => {
-    db.prepare('INSERT INTO messages (conversation_id, turn_id, at, message) VALUES (?, ?, ?, ?)').run(
-      conversationId,
-      turnId,
-      now().toISOString(),
-      JSON.stringify(message),
-    );
-  };
-  const history = (conversationId: string): ModelMessage[] => {
-    const rows = db
-      .prepare('SELECT message FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?')
-      .all(conversationId, policy.historyMessages) as Array<{ message: string }>;
-    const messages = rows.reverse().map((row) => JSON.parse(row.message) as ModelMessage);
-    // A window must open on a person's (or the host's) message, never on a dangling tool result.
-    while (messages.length > 0 && messages[0]?.role !== 'user') messages.shift();
-    // A turn cancelled mid-tool leaves calls without results; providers reject that, so the
-    // missing results are filled in as "not run".
-    const repaired: ModelMessage[] = [];
-    messages.forEach((message, index) => {
-      repaired.push(message);
-      if (message.role === 'assistant' && message.toolCalls.length > 0) {
-        const next = messages[index + 1];
-        const answered = new Set(next?.role === 'tool' ? next.results.map((r) => r.callId) : []);
-        const missing = message.toolCalls.filter((call) => !answered.has(call.id));
-        if (missing.length > 0 && next?.role !== 'tool') {
-          repaired.push({
-            role: 'tool',
-            results: missing.map((call) => ({
-              callId: call.id,
-              name: call.name,
-              content: 'not run: the turn was cancelled',
-              isError: true,
-            })),
-          });
-        }
-      }
-    });
-    return repaired;
-  };
-
+  const conversations = new ConversationStore(db, now, policy.historyMessages);
   const recordToolCall = (
     ctx: TurnContext,
     tool: HostTool,
@@ -158,23 +113,18 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
     status: string,
     durationMs: number | null,
     error: string | null,
-  ) => {
-    db.prepare(
-      `INSERT INTO tool_calls (turn_id, conversation_id, server, tool, class, args_hash, status, at, duration_ms, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      ctx.turnId,
-      ctx.conversationId,
-      tool.server,
-      tool.tool,
-      tool.policyClass,
+  ) =>
+    conversations.recordToolCall({
+      turnId: ctx.turnId,
+      conversationId: ctx.conversationId,
+      server: tool.server,
+      tool: tool.tool,
+      policyClass: tool.policyClass,
       argsHash,
       status,
-      now().toISOString(),
       durationMs,
       error,
-    );
-  };
+    });
 
   const callTool = async (
     server: string,
@@ -192,22 +142,20 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
 
   /** The agent loop for one turn: model ⇄ tools, with the gate between them. */
   const runTurn = async (ctx: TurnContext, opening: ModelMessage): Promise<TurnOutcome> => {
-    const messages = [...history(ctx.conversationId), opening];
-    saveMessage(ctx.conversationId, ctx.turnId, opening);
-    const startedAt = now().toISOString();
-    db.prepare(
-      "INSERT INTO turns (id, conversation_id, kind, actor, started_at, status) VALUES (?, ?, ?, ?, ?, 'running')",
-    ).run(ctx.turnId, ctx.conversationId, ctx.kind, ctx.actor, startedAt);
+    const messages = [...conversations.history(ctx.conversationId), opening];
+    conversations.save(ctx.conversationId, ctx.turnId, opening);
+    conversations.startTurn({
+      id: ctx.turnId,
+      conversationId: ctx.conversationId,
+      kind: ctx.kind,
+      actor: ctx.actor,
+    });
     const outcome: TurnOutcome = { texts: [], held: [], actions: [], status: 'done' };
     let inputTokens = 0;
     let outputTokens = 0;
     let steps = 0;
     const finish = (status: string) =>
-      db
-        .prepare(
-          'UPDATE turns SET ended_at = ?, status = ?, steps = ?, input_tokens = ?, output_tokens = ? WHERE id = ?',
-        )
-        .run(now().toISOString(), status, steps, inputTokens, outputTokens, ctx.turnId);
+      conversations.finishTurn(ctx.turnId, { status, steps, inputTokens, outputTokens });
 
     try {
       for (;;) {
@@ -249,14 +197,14 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
           toolCalls: response.toolCalls,
         };
         messages.push(assistant);
-        saveMessage(ctx.conversationId, ctx.turnId, assistant);
+        conversations.save(ctx.conversationId, ctx.turnId, assistant);
         if (response.text.trim()) outcome.texts.push(response.text.trim());
         if (response.toolCalls.length === 0) break;
 
         const results = await runToolCalls(ctx, response.toolCalls, tools, outcome, describing);
         const toolMessage: ModelMessage = { role: 'tool', results };
         messages.push(toolMessage);
-        saveMessage(ctx.conversationId, ctx.turnId, toolMessage);
+        conversations.save(ctx.conversationId, ctx.turnId, toolMessage);
         if (describing) break;
         if (ctx.signal?.aborted) {
           outcome.status = 'cancelled';
@@ -583,8 +531,8 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
         }
       }
       const note = `[host] ${person.name} rejected ${dropped.join(', ')}; dropped, nothing ran.`;
-      saveMessage(input.conversationId, null, { role: 'user', content: note });
-      saveMessage(input.conversationId, null, {
+      conversations.save(input.conversationId, null, { role: 'user', content: note });
+      conversations.save(input.conversationId, null, {
         role: 'assistant',
         text: `Dropped ${dropped.join(', ')}.`,
         toolCalls: [],
@@ -611,7 +559,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
         ? 'Report the failure plainly. If the tool refused because its preconditions changed, say so and make a fresh proposal from the current state.'
         : 'Report the outcome in a line or two, then take any reversible follow-up on your own.');
     if (!modelConfigured) {
-      saveMessage(input.conversationId, null, { role: 'user', content: note });
+      conversations.save(input.conversationId, null, { role: 'user', content: note });
       return { reply: hostReport, proposals: proposals.pending(input.conversationId) };
     }
     const ctx: TurnContext = {
@@ -665,7 +613,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
       const person = people.lookup(input.channel, input.senderId);
       if (!person) return { reply: '', proposals: [], ignored: 'unknown_sender' };
       return serialized(input.conversationId, async () => {
-        touchConversation(input.conversationId, input.channel);
+        conversations.touch(input.conversationId, input.channel);
         const decision = parseDecision(input.text, {
           confirm: policy.confirmPhrases,
           reject: policy.rejectPhrases,
@@ -712,7 +660,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
 
     async runEventTurn(input) {
       return serialized(input.conversationId, async (): Promise<EventTurnResult> => {
-        touchConversation(input.conversationId, null);
+        conversations.touch(input.conversationId, null);
         const ctx: TurnContext = {
           conversationId: input.conversationId,
           turnId: newTurnId(),
