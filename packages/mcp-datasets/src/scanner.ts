@@ -3,8 +3,8 @@ import {
   closeSync,
   type FSWatcher,
   fstatSync,
+  opendirSync,
   openSync,
-  readdirSync,
   readSync,
   statSync,
   watch,
@@ -395,22 +395,29 @@ export function walk(root: string): { files: string[]; dirs: string[] } {
   while (stack.length > 0) {
     const rel = stack.pop() as string;
     dirs.push(rel);
-    let entries: import('node:fs').Dirent[];
+    // Streamed a few hundred entries at a time: a folder of 100k images never becomes one array.
+    let handle: import('node:fs').Dir;
     try {
-      entries = readdirSync(rel === '' ? root : join(root, rel), { withFileTypes: true });
+      handle = opendirSync(rel === '' ? root : join(root, rel), { bufferSize: 256 });
     } catch {
       continue;
     }
-    for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
-      const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (entry.isDirectory()) stack.push(path);
-      else if (entry.isFile()) files.push(path);
-      else if (entry.isSymbolicLink()) {
-        // Linked files count; linked folders are not followed (no cycles, no escaping the root).
-        const stats = statSync(join(root, path), { throwIfNoEntry: false });
-        if (stats?.isFile()) files.push(path);
+    try {
+      for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
+        if (entry.name.startsWith('.')) continue;
+        const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+        if (entry.isDirectory()) stack.push(path);
+        else if (entry.isFile()) files.push(path);
+        else if (entry.isSymbolicLink()) {
+          // Linked files count; linked folders are not followed (no cycles, no escaping the root).
+          const stats = statSync(join(root, path), { throwIfNoEntry: false });
+          if (stats?.isFile()) files.push(path);
+        }
       }
+    } catch {
+      // A folder that vanished or cannot be read mid-walk: keep what was listed.
+    } finally {
+      handle.closeSync();
     }
   }
   files.sort();
