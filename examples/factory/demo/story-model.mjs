@@ -11,7 +11,7 @@ const realGain = 0.02;
 /** @returns {import('../../../packages/agent-host/dist/index.js').ModelAdapter & { log: string[] }} */
 export function createStoryModel() {
   const announcedBest = new Map(); // job id → the last new best value it spoke about
-  const state = { lastFailedJob: undefined };
+  const state = { lastFailedJob: undefined, mlflowRuns: new Map() };
   const log = [];
   return {
     id: 'scripted:factory-story',
@@ -32,6 +32,10 @@ export function createStoryModel() {
 
       if (opening.startsWith('[events]')) {
         const events = parseEvents(opening);
+        for (const event of events) {
+          const runId = event.payload?.data?.mlflow_run_id;
+          if (runId) state.mlflowRuns.set(jobIdOf(event), runId);
+        }
         const failure = events.find((e) => /failed$/.test(e.type));
         if (failure) return diagnose(state, failure, events, steps, tool, reply);
         for (const event of events) {
@@ -94,8 +98,7 @@ function diagnose(state, failure, events, steps, tool, reply) {
   state.lastFailedJob = jobId;
   const path = 'customer-b/pcb-inspect-v2/train_cfg.yaml';
   if (steps.length === 0) {
-    const started = events.find((e) => /started$/.test(e.type));
-    const runId = started?.payload?.data?.mlflow_run_id ?? failure.payload?.data?.mlflow_run_id;
+    const runId = state.mlflowRuns.get(jobId);
     return reply('', [
       { name: tool('aiqu_get_job_logs'), arguments: { id: jobId, errorsOnly: true } },
       { name: tool('git_read_config_value'), arguments: { repo: 'configs', path, key: 'train.image_size' } },
@@ -134,7 +137,7 @@ function diagnose(state, failure, events, steps, tool, reply) {
     texts.map((t) => new RegExp(` ${key.replace('.', '\\.')} = (.+)$`, 'm').exec(t)?.[1]).find(Boolean);
   const imageSize = value('train.image_size');
   const headSize = value('model.head_size');
-  const sawMlflow = texts.some((t) => /run_id|"params"/.test(t));
+  const sawMlflow = steps.some((s) => s.results.some((r) => /mlflow_get_run$/.test(r.name) && !r.isError));
   const diff = /(@@[\s\S]*)/.exec(texts.find((t) => t.includes('@@')) ?? '')?.[1]?.trim() ?? '';
   const checked = [
     'the job log',
