@@ -31,6 +31,8 @@ export type EnvelopeResult = { ok: true; envelope: Envelope } | { ok: false; rea
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+const isoUtc = /^\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d(\.\d{1,9})?Z$/;
+
 const failureType = /(^|[._-])(failed|failure|error|crashed|oom)$/i;
 
 function parseTime(value: unknown): string | undefined {
@@ -39,6 +41,8 @@ function parseTime(value: unknown): string | undefined {
     const ms = value < 1e12 ? value * 1000 : value;
     return new Date(ms).toISOString();
   }
+  // The reporters send UTC ISO strings: take those as they are (parsing dates is not free).
+  if (typeof value === 'string' && isoUtc.test(value)) return value;
   if (typeof value === 'string' && value.length <= 64) {
     const ms = Date.parse(value);
     if (!Number.isNaN(ms)) return new Date(ms).toISOString();

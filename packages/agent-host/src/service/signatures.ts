@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 /**
  * Signature schemes the service accepts. Each verifier is pure (headers, raw body, secrets,
@@ -35,7 +35,22 @@ export function webhookSecretKey(secret: string): Buffer {
   return key;
 }
 
-function hmacBase64(key: Buffer | string, content: Buffer): Buffer {
+// Wrapping raw key bytes into a key object on every request is the costliest step of a
+// verification; secrets are few and fixed, so each is wrapped once.
+const keyObjects = new Map<string, KeyObject>();
+
+function keyObject(scheme: 'whsec' | 'raw', secret: string): KeyObject {
+  const cacheKey = `${scheme}\u0000${secret}`;
+  let key = keyObjects.get(cacheKey);
+  if (!key) {
+    key = createSecretKey(scheme === 'whsec' ? webhookSecretKey(secret) : Buffer.from(secret, 'utf8'));
+    if (keyObjects.size > 64) keyObjects.clear();
+    keyObjects.set(cacheKey, key);
+  }
+  return key;
+}
+
+function hmacBase64(key: KeyObject, content: Buffer): Buffer {
   return createHmac('sha256', key).update(content).digest();
 }
 
@@ -62,7 +77,7 @@ export function signStandardWebhook(
   body: string | Buffer,
 ): string {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  const mac = hmacBase64(webhookSecretKey(secret), signedContent(id, String(timestamp), bytes));
+  const mac = hmacBase64(keyObject('whsec', secret), signedContent(id, String(timestamp), bytes));
   return `v1,${mac.toString('base64')}`;
 }
 
@@ -95,7 +110,7 @@ export function verifyStandardWebhook(options: VerifyOptions): Verdict {
     .filter((parts) => parts[0] === 'v1' && parts[1])
     .map((parts) => Buffer.from(parts[1] as string, 'base64'));
   for (const secret of options.secrets) {
-    const expected = hmacBase64(webhookSecretKey(secret), content);
+    const expected = hmacBase64(keyObject('whsec', secret), content);
     if (offered.some((candidate) => sameBytes(candidate, expected))) return { ok: true, id, timestamp };
   }
   return { ok: false, reason: 'no signature matches' };
@@ -108,7 +123,10 @@ export function signMlflowWebhook(
   timestamp: number,
   body: string,
 ): string {
-  const mac = hmacBase64(secret, signedContent(deliveryId, String(timestamp), Buffer.from(body, 'utf8')));
+  const mac = hmacBase64(
+    keyObject('raw', secret),
+    signedContent(deliveryId, String(timestamp), Buffer.from(body, 'utf8')),
+  );
   return `v1,${mac.toString('base64')}`;
 }
 
@@ -128,7 +146,7 @@ export function verifyMlflowWebhook(options: VerifyOptions): Verdict {
   const offered = Buffer.from(signature.slice(3), 'base64');
   const content = signedContent(id, rawTimestamp as string, options.body);
   for (const secret of options.secrets) {
-    if (sameBytes(offered, hmacBase64(secret, content))) return { ok: true, id, timestamp };
+    if (sameBytes(offered, hmacBase64(keyObject('raw', secret), content))) return { ok: true, id, timestamp };
   }
   return { ok: false, reason: 'no signature matches' };
 }
@@ -152,7 +170,8 @@ export function verifySlackRequest(options: VerifyOptions): Verdict {
   const offered = Buffer.from(signature.slice(3), 'hex');
   const content = Buffer.concat([Buffer.from(`v0:${rawTimestamp}:`, 'utf8'), options.body]);
   for (const secret of options.secrets) {
-    if (sameBytes(offered, hmacBase64(secret, content))) return { ok: true, id: '', timestamp };
+    if (sameBytes(offered, hmacBase64(keyObject('raw', secret), content)))
+      return { ok: true, id: '', timestamp };
   }
   return { ok: false, reason: 'no signature matches' };
 }
