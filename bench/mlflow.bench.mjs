@@ -128,7 +128,7 @@ export async function run() {
         experiment_ids: [experimentId],
         filter,
         order_by: ['attributes.start_time DESC'],
-        max_results: 20,
+        max_results: 10,
       }),
     );
     rows.push({
@@ -259,7 +259,11 @@ export async function run() {
             max_results: 50,
           }),
       ],
-      ['mlflow_summarize_metric_history', summaryArgs, async () => ({ text: rawHistory.last.join('') })],
+      [
+        'mlflow_summarize_metric_history',
+        { run_id: historyRunId, metric_keys: ['loss'] },
+        async () => ({ text: rawHistory.last.join('') }),
+      ],
       [
         'mlflow_list_artifacts',
         { run_id: historyRunId },
