@@ -8,6 +8,7 @@ import { ConversationStore } from '../store/conversations.ts';
 import { openStore } from '../store/store.ts';
 import { createBriefLoader, hostRules } from './brief.ts';
 import { argumentsHash } from './canonical.ts';
+import { executeChangeSet } from './change-set.ts';
 import { parseDecision } from './decision.ts';
 import type { CreateHostOptions } from './host.ts';
 import { createPeopleDirectory } from './people.ts';
@@ -369,81 +370,6 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
 
   const describeProposal = (p: ProposalView) => `${p.id} ${p.exposedName} ${JSON.stringify(p.arguments)}`;
 
-  /** Runs a confirmed change set in order, stopping at the first failure. */
-  const executeChangeSet = async (
-    set: ProposalView[],
-    person: Person,
-    channel: string,
-    conversationId: string,
-    signal?: AbortSignal,
-  ): Promise<string[]> => {
-    const lines: string[] = [];
-    let failedAt: string | undefined;
-    for (const proposal of set) {
-      const n = Number(proposal.id.slice(2));
-      if (failedAt) {
-        proposals.skip(n, `not run: ${failedAt} failed before it`);
-        audit.append({
-          kind: 'proposal_skipped',
-          conversationId: proposal.conversationId,
-          actor: 'host',
-          data: { proposal: proposal.id, argsHash: proposal.argumentsHash, after: failedAt },
-        });
-        lines.push(`${proposal.id} not run (${failedAt} failed before it)`);
-        continue;
-      }
-      if (!proposals.claim(n, person.name, channel)) {
-        const current = proposals.get(n);
-        lines.push(`${proposal.id} not run: it is ${current?.status ?? 'unknown'}`);
-        failedAt = proposal.id;
-        continue;
-      }
-      audit.append({
-        kind: 'proposal_confirmed',
-        conversationId: proposal.conversationId,
-        actor: person.name,
-        data: {
-          proposal: proposal.id,
-          channel,
-          argsHash: proposal.argumentsHash,
-          inConversation: conversationId,
-        },
-      });
-      let ran: { text: string; isError: boolean; durationMs: number };
-      try {
-        // Exactly the stored call: server, tool and arguments as held, nothing from the model now.
-        ran = await callTool(proposal.server, proposal.tool, proposal.arguments, signal);
-      } catch (error) {
-        ran = {
-          text: `the call did not complete: ${(error as Error).message}`,
-          isError: true,
-          durationMs: 0,
-        };
-      }
-      proposals.finish(n, ran.isError ? 'failed' : 'done', ran.text.slice(0, 8000));
-      audit.append({
-        kind: ran.isError ? 'proposal_failed' : 'proposal_executed',
-        conversationId: proposal.conversationId,
-        actor: 'host',
-        data: {
-          proposal: proposal.id,
-          server: proposal.server,
-          tool: proposal.tool,
-          class: 'confirm',
-          argsHash: proposal.argumentsHash,
-          durationMs: ran.durationMs,
-        },
-      });
-      if (ran.isError) {
-        failedAt = proposal.id;
-        lines.push(`${proposal.id} ${proposal.exposedName} FAILED: ${ran.text}`);
-      } else {
-        lines.push(`${proposal.id} ${proposal.exposedName} done: ${ran.text}`);
-      }
-    }
-    return lines;
-  };
-
   const handleDecision = async (
     decision: NonNullable<ReturnType<typeof parseDecision>>,
     person: Person,
@@ -545,7 +471,18 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
 
     const lines: string[] = [];
     for (const set of targets) {
-      lines.push(...(await executeChangeSet(set, person, input.channel, input.conversationId, input.signal)));
+      lines.push(
+        ...(await executeChangeSet({
+          set,
+          person,
+          channel: input.channel,
+          conversationId: input.conversationId,
+          proposals,
+          audit,
+          callTool,
+          ...(input.signal ? { signal: input.signal } : {}),
+        })),
+      );
     }
     const failed = lines.some((line) => / FAILED: /.test(line));
     const hostReport = lines
