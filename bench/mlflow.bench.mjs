@@ -231,7 +231,7 @@ export async function run() {
           rest('POST', '/api/2.0/mlflow/runs/search', {
             experiment_ids: [experimentId],
             filter,
-            max_results: 20,
+            max_results: 10,
           }),
       ],
       [
@@ -246,7 +246,7 @@ export async function run() {
           rest('POST', '/api/2.0/mlflow/runs/search', {
             experiment_ids: [experimentId],
             filter: "attributes.status = 'RUNNING'",
-            max_results: 30,
+            max_results: 10,
           }),
       ],
       [
