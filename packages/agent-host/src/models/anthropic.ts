@@ -156,8 +156,13 @@ function withConversationBreakpoint(
   const last = messages[messages.length - 1];
   if (!last || !Array.isArray(last.content) || last.content.length === 0) return messages;
   const blocks = [...last.content];
-  const final = blocks[blocks.length - 1] as Anthropic.Messages.ContentBlockParam & { cache_control?: unknown };
-  blocks[blocks.length - 1] = { ...final, cache_control: { type: 'ephemeral' } } as Anthropic.Messages.ContentBlockParam;
+  const final = blocks[blocks.length - 1] as Anthropic.Messages.ContentBlockParam & {
+    cache_control?: unknown;
+  };
+  blocks[blocks.length - 1] = {
+    ...final,
+    cache_control: { type: 'ephemeral' },
+  } as Anthropic.Messages.ContentBlockParam;
   return [...messages.slice(0, -1), { ...last, content: blocks } as Anthropic.Messages.MessageParam];
 }
 
