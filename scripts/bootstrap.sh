@@ -47,7 +47,10 @@ export PNPM_HOME="$NIGHTSHIFT_CACHE/pnpm-home"
 
 if [ "${NIGHTSHIFT_SKIP_INSTALL:-0}" != 1 ]; then
   _ns_log "node $(node --version), pnpm $(pnpm --version): installing dependencies"
-  (cd "$NIGHTSHIFT_ROOT" && pnpm install --frozen-lockfile --reporter=append-only >&2)
+  # One store under the cache, and no interactive prompt when an earlier install used another
+  # store: scripts run without a TTY.
+  (cd "$NIGHTSHIFT_ROOT" && pnpm install --frozen-lockfile --reporter=append-only \
+    --store-dir "$NIGHTSHIFT_CACHE/pnpm-store" --config.confirmModulesPurge=false >&2)
   _ns_log "building"
   (cd "$NIGHTSHIFT_ROOT" && pnpm run --silent build >&2)
 fi
