@@ -207,7 +207,9 @@ describe.skipIf(!uri)('MlflowClient against a real MLflow server', () => {
 
   it('creates, gets and searches MLflow 3 logged models (not_found on MLflow 2.x)', async () => {
     if (major < 3) {
-      expect((await caught(client.searchLoggedModels({ experimentIds: [experimentId] }))).kind).toBe('not_found');
+      expect((await caught(client.searchLoggedModels({ experimentIds: [experimentId] }))).kind).toBe(
+        'not_found',
+      );
       return;
     }
     const model = await client.createLoggedModel({
