@@ -28,7 +28,6 @@ const require = createRequire(join(packageDir, 'package.json'));
 const datasetVersion = 'yolo-100k-v1';
 const images = Number(process.env.BENCH_DATASET_IMAGES ?? 100_000);
 const classes = ['scratch', 'dent', 'rust', 'crack', 'stain'];
-const smallYoungGeneration = '--max-semi-space-size=4';
 
 function chunk(type, data) {
   const head = Buffer.alloc(8);
@@ -104,7 +103,7 @@ function walkAndStat(dir) {
   return files;
 }
 
-async function startServer(datasetsRoot, cacheDir, nodeOptions) {
+async function startServer(datasetsRoot, cacheDir) {
   const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
   const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
   const transport = new StdioClientTransport({
@@ -115,7 +114,6 @@ async function startServer(datasetsRoot, cacheDir, nodeOptions) {
       HOME: process.env.HOME ?? '',
       NIGHTSHIFT_DATASETS_ROOT: datasetsRoot,
       NIGHTSHIFT_DATASETS_CACHE_DIR: cacheDir,
-      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
     },
     stderr: 'ignore',
   });
@@ -186,15 +184,6 @@ export async function run() {
     const restart = await restarted.stats();
     await restarted.close();
 
-    // Most of the peak is V8's young generation (sized for throughput, not footprint): the same
-    // cold scan with a small one shows what the data itself costs.
-    const tunedCache = mkdtempSync(join(tmpdir(), 'nightshift-bench-datasets-'));
-    const tuned = await startServer(datasetsRoot, tunedCache, smallYoungGeneration);
-    const tunedCold = await tuned.stats();
-    const tunedRss = tuned.peakRssMb();
-    await tuned.close();
-    rmSync(tunedCache, { recursive: true, force: true });
-
     const base = {
       bench: `datasets stats (${images / 1000}k YOLO images)`,
       baselineName: `readdir+stat walk, ${files} files`,
@@ -218,21 +207,6 @@ export async function run() {
         ratio: coldCpu / walkCpu,
       },
       { ...base, case: 'cold: server peak RSS', value: rss, unit: 'MB', target: '< 300 MB' },
-      {
-        ...base,
-        case: `cold: peak RSS, NODE_OPTIONS=${smallYoungGeneration}`,
-        value: tunedRss,
-        unit: 'MB',
-        target: '< 300 MB',
-      },
-      {
-        ...base,
-        case: `cold, NODE_OPTIONS=${smallYoungGeneration}`,
-        value: tunedCold.ms,
-        unit: 'ms',
-        baseline: walk,
-        ratio: tunedCold.ms / walk,
-      },
       {
         ...base,
         case: 'warm (same server, median of 5)',
