@@ -5,7 +5,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SampleDeps, sampleTools } from './__fixtures__/sample-tools.ts';
 import { ConfigError } from './config.ts';
-import { type HttpServerHandle, parseHostPort, serveHttp } from './http.ts';
+import { parseHostPort } from './host-port.ts';
+import { type HttpServerHandle, serveHttp } from './http.ts';
 import { createLogger } from './logger.ts';
 import { registerTools } from './register.ts';
 

@@ -13,13 +13,8 @@ export {
   toolDefiner,
 } from './define-tool.ts';
 export { notFound, ToolError, type ToolErrorCode } from './errors.ts';
-export {
-  type HttpServeOptions,
-  type HttpServerHandle,
-  isLoopback,
-  parseHostPort,
-  serveHttp,
-} from './http.ts';
+export { isLoopback, parseHostPort } from './host-port.ts';
+export { type HttpServeOptions, type HttpServerHandle, serveHttp } from './serve-http.ts';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, redact } from './logger.ts';
 export { createMcpServer, runServer, type ServerProgram, toolTable } from './program.ts';
 export { createProgressReporter } from './progress.ts';

@@ -3,6 +3,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { z } from 'zod';
 import { ConfigError, describeEnv, loadEnvConfig } from './config.ts';
 import type { AnyTool } from './define-tool.ts';
+import { parseHostPort } from './host-port.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { type RegisterOptions, registerTools, selectTools } from './register.ts';
 
@@ -145,7 +146,7 @@ export async function runServer<Env extends z.ZodObject<z.ZodRawShape>, Deps>(
   };
 
   if (flags.http) {
-    const { parseHostPort, serveHttp } = await import('./http.ts');
+    const { serveHttp } = await import('./http.ts');
     try {
       const { host, port } = parseHostPort(flags.http);
       const handle = await serveHttp({
