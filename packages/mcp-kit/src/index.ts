@@ -14,10 +14,10 @@ export {
 } from './define-tool.ts';
 export { notFound, ToolError, type ToolErrorCode } from './errors.ts';
 export { isLoopback, parseHostPort } from './host-port.ts';
-export { type HttpServeOptions, type HttpServerHandle, serveHttp } from './serve-http.ts';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, redact } from './logger.ts';
 export { createMcpServer, runServer, type ServerProgram, toolTable } from './program.ts';
 export { createProgressReporter } from './progress.ts';
 export { type RegisterOptions, registerTools, selectTools } from './register.ts';
 export { capText, defaultMaxTextBytes, errorResult, renderCompact, toCallToolResult } from './results.ts';
+export { type HttpServeOptions, type HttpServerHandle, serveHttp } from './serve-http.ts';
 export { timeoutSignal, withTimeout } from './timeout.ts';
