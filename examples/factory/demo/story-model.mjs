@@ -37,7 +37,7 @@ export function createStoryModel() {
           if (runId) state.mlflowRuns.set(jobIdOf(event), runId);
         }
         const failure = events.find((e) => /failed$/.test(e.type));
-        if (failure) return diagnose(state, failure, events, steps, tool, reply);
+        if (failure) return diagnose(state, failure, steps, tool, reply);
         for (const event of events) {
           const data = event.payload?.data ?? {};
           const jobId = jobIdOf(event);
@@ -93,7 +93,7 @@ export function createStoryModel() {
   };
 }
 
-function diagnose(state, failure, events, steps, tool, reply) {
+function diagnose(state, failure, steps, tool, reply) {
   const jobId = jobIdOf(failure);
   state.lastFailedJob = jobId;
   const path = 'customer-b/pcb-inspect-v2/train_cfg.yaml';
