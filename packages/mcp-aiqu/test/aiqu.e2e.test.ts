@@ -129,6 +129,8 @@ describe.skipIf(!existsSync(join(packageDir, 'dist', 'bundle', 'main.js')) || !l
   () => {
     it('submits, lists, inspects and stops a Job on the real API server with least-privilege credentials', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'aiqu-e2e-k8s-'));
+      // The cluster outlives one test run: this run's jobs carry their own label value.
+      const run = `e2e-${process.pid}-${Date.now()}`;
       const configPath = join(dir, 'aiqu.yaml');
       writeFileSync(
         configPath,
@@ -151,7 +153,7 @@ templates:
         NIGHTSHIFT_AIQU_CONFIG: configPath,
         NIGHTSHIFT_EVENTS_SECRET: secret,
       });
-      const submitted = await call(server, 'aiqu_submit_job', { template: 'train', labels: { run: 'e2e' } });
+      const submitted = await call(server, 'aiqu_submit_job', { template: 'train', labels: { run } });
       expect(submitted.isError).toBeFalsy();
       const job = submitted.structuredContent.job as {
         id: string;
@@ -161,7 +163,7 @@ templates:
       };
       expect(job).toMatchObject({ backend: 'kubernetes', cluster: 'nightshift-test', status: 'queued' });
 
-      const listed = await call(server, 'aiqu_list_jobs', { labels: { run: 'e2e' } });
+      const listed = await call(server, 'aiqu_list_jobs', { labels: { run } });
       expect((listed.structuredContent.jobs as Array<{ id: string }>).map((j) => j.id)).toEqual([job.id]);
       const got = await call(server, 'aiqu_get_job', { id: job.id });
       expect(got.structuredContent.job).toMatchObject({
