@@ -10,6 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/bootstrap.sh
 
 export NIGHTSHIFT_RUN_DIR="${NIGHTSHIFT_RUN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/nightshift-test.XXXXXX")}"
+mkdir -p "$NIGHTSHIFT_RUN_DIR"
 results="$PWD/.test-results"
 rm -rf "$results" && mkdir -p "$results"
 env_file="$NIGHTSHIFT_RUN_DIR/services.env"
