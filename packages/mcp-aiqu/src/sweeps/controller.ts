@@ -45,7 +45,19 @@ export interface SweepControllerOptions {
   pollIntervalMs?: number;
   /** Failed trials after which a sweep with no completed trial gives up (default 3). */
   maxFailuresBeforeSuccess?: number;
+  /**
+   * Told what a tick changed, after the state is saved: a trial ended, the best trial changed,
+   * the sweep ended. The server turns these into signed events for the agent; the controller
+   * decides nothing about whether anyone hears of them.
+   */
+  onChange?: (change: SweepChange) => void;
 }
+
+/** What one tick changed, for whoever reports on sweeps. */
+export type SweepChange =
+  | { kind: 'trial_ended'; state: SweepState; trial: TrialRecord }
+  | { kind: 'new_best'; state: SweepState; trial: TrialRecord; previous?: TrialRecord | undefined }
+  | { kind: 'sweep_ended'; state: SweepState };
 
 const maxReportsKept = 2000;
 
@@ -132,6 +144,8 @@ export class SweepController {
     return this.#locked(id, async () => {
       const state = await this.get(id);
       if (state.status !== 'running') return state;
+      const endedBefore = new Set(state.trials.filter((t) => !isActive(t)).map((t) => t.id));
+      const bestBefore = bestTrial(state);
       const backend = this.#options.backend(state.spec.backend, state.spec.template);
       await this.#refresh(state, backend);
       const budgetReason = this.#budgetExhausted(state);
@@ -140,8 +154,26 @@ export class SweepController {
       this.#finishIfDone(state, budgetReason);
       state.updatedAt = this.#now().toISOString();
       await this.#options.store.save(state);
+      this.#report(state, endedBefore, bestBefore);
       return state;
     });
+  }
+
+  #report(state: SweepState, endedBefore: Set<string>, bestBefore: TrialRecord | undefined): void {
+    const onChange = this.#options.onChange;
+    if (!onChange) return;
+    try {
+      for (const trial of state.trials) {
+        if (!isActive(trial) && !endedBefore.has(trial.id)) onChange({ kind: 'trial_ended', state, trial });
+      }
+      const best = bestTrial(state);
+      if (best && best.id !== bestBefore?.id)
+        onChange({ kind: 'new_best', state, trial: best, previous: bestBefore });
+      if (state.status !== 'running') onChange({ kind: 'sweep_ended', state });
+    } catch (error) {
+      // Reporting never stops a sweep.
+      this.#options.log?.warn(`sweep ${state.id}: reporting failed: ${(error as Error).message}`);
+    }
   }
 
   /** Ticks every running sweep once; one sweep's failure does not hold up the others. */

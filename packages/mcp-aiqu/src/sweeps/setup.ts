@@ -3,9 +3,10 @@ import { notFound, ToolError } from '@nightshift/mcp-kit';
 import { z } from 'zod';
 import type { AiquFile } from '../config.ts';
 import { buildSpec, type JobService } from '../jobs.ts';
-import { SweepController } from './controller.ts';
+import { SweepController, type SweepControllerOptions } from './controller.ts';
 import type { MetricSource, MlflowMetricsApi } from './metrics.ts';
 import { mlflowMetricSource } from './metrics.ts';
+import { sweepEventReporter } from './report.ts';
 import { SweepStore } from './store.ts';
 
 /** Environment variables the sweeps read (the MLflow server trials log their metrics to). */
@@ -48,6 +49,8 @@ export interface SweepSetupOptions {
   metrics?: MetricSource;
   /** Start the periodic loop (the server does; tests tick by hand). Default true. */
   loop?: boolean;
+  /** Reports sweep changes to the agent's event intake when the server knows where it is. */
+  onChange?: SweepControllerOptions['onChange'];
 }
 
 /**
@@ -80,6 +83,7 @@ export async function createSweepController(options: SweepSetupOptions): Promise
     metrics,
     log: options.logger,
     pollIntervalMs: (options.env.NIGHTSHIFT_AIQU_SWEEP_POLL_SECONDS ?? 30) * 1000,
+    ...(options.onChange ? { onChange: options.onChange } : {}),
   });
   if (options.loop !== false) controller.startLoop();
   return controller;
@@ -124,7 +128,11 @@ function mlflowSource(options: SweepSetupOptions): MetricSource {
  */
 export async function withSweeps<Deps extends { jobs: JobService; timeoutMs: number }>(
   deps: Deps,
-  config: { NIGHTSHIFT_AIQU_STATE_DIR: string } & SweepSetupOptions['env'],
+  config: {
+    NIGHTSHIFT_AIQU_STATE_DIR: string;
+    NIGHTSHIFT_EVENTS_URL?: string | undefined;
+    NIGHTSHIFT_EVENTS_SECRET?: string | undefined;
+  } & SweepSetupOptions['env'],
   file: AiquFile,
   logger?: Logger,
 ): Promise<Deps & { sweeps?: SweepController }> {
@@ -136,6 +144,15 @@ export async function withSweeps<Deps extends { jobs: JobService; timeoutMs: num
     env: config,
     timeoutMs: deps.timeoutMs,
     logger,
+    ...(config.NIGHTSHIFT_EVENTS_URL && config.NIGHTSHIFT_EVENTS_SECRET
+      ? {
+          onChange: sweepEventReporter({
+            url: config.NIGHTSHIFT_EVENTS_URL,
+            secret: config.NIGHTSHIFT_EVENTS_SECRET,
+            spoolDir: `${config.NIGHTSHIFT_AIQU_STATE_DIR}/sweeps/spool`,
+          }),
+        }
+      : {}),
   });
   return { ...deps, sweeps };
 }
