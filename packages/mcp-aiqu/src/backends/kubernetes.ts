@@ -27,6 +27,7 @@ import {
   type SpecOverrides,
   type SubmitOptions,
   specOf,
+  unreachableStatus,
 } from './types.ts';
 
 /** Labels and annotations this backend owns on Jobs and their pods. */
@@ -275,15 +276,7 @@ export class KubernetesBackend implements JobBackend {
               }),
         });
       } catch (error) {
-        out.push({
-          ...base,
-          reachable: false,
-          error: (error as Error).message,
-          capacity: { gpus: 0, cpus: 0 },
-          inUse: { gpus: 0, cpus: 0 },
-          running: 0,
-          queued: 0,
-        });
+        out.push({ ...base, ...unreachableStatus(this.name, cluster, error) });
       }
     }
     return out;

@@ -33,6 +33,7 @@ import {
   type SpecOverrides,
   type SubmitOptions,
   specOf,
+  unreachableStatus,
 } from './types.ts';
 
 /** `backends.slurm` in the aiqu YAML file. */
@@ -307,19 +308,7 @@ export class SlurmBackend implements JobBackend {
         },
       ];
     } catch (error) {
-      return [
-        {
-          backend: this.name,
-          cluster,
-          reachable: false,
-          error: (error as Error).message,
-          capacity: { gpus: 0, cpus: 0 },
-          inUse: { gpus: 0, cpus: 0 },
-          running: 0,
-          queued: 0,
-          gpus: [],
-        },
-      ];
+      return [unreachableStatus(this.name, cluster, error)];
     }
   }
 

@@ -217,6 +217,21 @@ export const queueStatusSchema = z.object({
 });
 export type QueueStatus = z.infer<typeof queueStatusSchema>;
 
+/** The status of a queue whose engine did not answer: nothing known but why. */
+export function unreachableStatus(backend: string, cluster: string, error: unknown): QueueStatus {
+  return {
+    backend,
+    cluster,
+    reachable: false,
+    error: error instanceof Error ? error.message : String(error),
+    capacity: { gpus: 0, cpus: 0 },
+    inUse: { gpus: 0, cpus: 0 },
+    running: 0,
+    queued: 0,
+    gpus: [],
+  };
+}
+
 /**
  * One queue engine. Implementations: `local` (embedded), `kubernetes`, `slurm`. A backend
  * instance may serve several clusters (Kubernetes contexts); each job records its `cluster`.

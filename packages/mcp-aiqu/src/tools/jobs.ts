@@ -5,6 +5,7 @@ import {
   jobStatuses,
   type QueueStatus,
   queueStatusSchema,
+  unreachableStatus,
 } from '../backends/types.ts';
 import { type AiquDeps, backendCall, defineAiquTool } from '../deps.ts';
 import { extractErrors, grepLines } from '../log-analysis.ts';
@@ -311,19 +312,7 @@ const getQueueStatus = defineAiquTool({
               b.queueStatus(signal),
             );
           } catch (error) {
-            return b.clusters.map(
-              (cluster): QueueStatus => ({
-                backend: b.name,
-                cluster,
-                reachable: false,
-                error: (error as Error).message,
-                capacity: { gpus: 0, cpus: 0 },
-                inUse: { gpus: 0, cpus: 0 },
-                running: 0,
-                queued: 0,
-                gpus: [],
-              }),
-            );
+            return b.clusters.map((cluster) => unreachableStatus(b.name, cluster, error));
           }
         }),
       )
