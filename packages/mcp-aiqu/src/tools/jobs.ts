@@ -30,42 +30,12 @@ const jobSummarySchema = z.object({
 
 type JobSummary = z.infer<typeof jobSummarySchema>;
 
+/** The summary's fields, read from its schema so the two cannot drift apart. */
+const summaryFields = Object.keys(jobSummarySchema.shape) as Array<keyof JobSummary>;
+
 function summarize(job: z.infer<typeof jobSchema>): JobSummary {
-  const {
-    id,
-    name,
-    status,
-    backend,
-    cluster,
-    attempt,
-    createdAt,
-    startedAt,
-    endedAt,
-    exitCode,
-    reason,
-    reasonDetail,
-    resources,
-    labels,
-    mlflowRunId,
-  } = job;
   return Object.fromEntries(
-    Object.entries({
-      id,
-      name,
-      status,
-      backend,
-      cluster,
-      attempt,
-      createdAt,
-      startedAt,
-      endedAt,
-      exitCode,
-      reason,
-      reasonDetail,
-      resources,
-      labels,
-      mlflowRunId,
-    }).filter(([, v]) => v !== undefined),
+    summaryFields.filter((field) => job[field] !== undefined).map((field) => [field, job[field]]),
   ) as JobSummary;
 }
 
