@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -450,6 +450,56 @@ describe.skipIf(!adminConfig || !limitedConfig)('kubernetes backend against a re
       valueFrom: { secretKeyRef: { name: 'nightshift-events', key: 'secret' } },
     });
     expect(secretVar?.value).toBeUndefined();
+  });
+
+  it('runs inside a pod on the ServiceAccount credentials Kubernetes mounts there', async () => {
+    // What the kubelet gives a pod: KUBERNETES_SERVICE_HOST/PORT and the ServiceAccount's token,
+    // CA and namespace as files. Here they are the least-privilege account's.
+    const doc = parseYaml(readFileSync(limitedConfig as string, 'utf8')) as {
+      clusters: Array<{ cluster: { server: string; 'certificate-authority-data': string } }>;
+      users: Array<{ user: { token: string } }>;
+    };
+    const cluster = doc.clusters[0]?.cluster;
+    const token = doc.users[0]?.user.token;
+    if (!cluster || !token) throw new Error('the limited kubeconfig has no cluster or token');
+    const prefix = join(scratch, 'pod');
+    const mounted = join(prefix, 'var/run/secrets/kubernetes.io/serviceaccount');
+    mkdirSync(mounted, { recursive: true });
+    writeFileSync(join(mounted, 'token'), token);
+    writeFileSync(join(mounted, 'ca.crt'), Buffer.from(cluster['certificate-authority-data'], 'base64'));
+    writeFileSync(join(mounted, 'namespace'), namespace);
+    const server = new URL(cluster.server);
+    const saved = {
+      host: process.env.KUBERNETES_SERVICE_HOST,
+      port: process.env.KUBERNETES_SERVICE_PORT,
+      kubeconfig: process.env.KUBECONFIG,
+    };
+    process.env.KUBERNETES_SERVICE_HOST = server.hostname;
+    process.env.KUBERNETES_SERVICE_PORT = server.port;
+    delete process.env.KUBECONFIG;
+    try {
+      const b = createKubernetesBackend({
+        config: { enabled: true, image: 'registry.local/trainer:1', imagePullSecrets: [] },
+        timeoutMs: 10_000,
+        inClusterPathPrefix: prefix,
+      });
+      backends.push(b);
+      const job = await b.submit(spec('from-a-pod'));
+      expect(job.cluster).toBe('in-cluster');
+      // No namespace configured: the one mounted with the ServiceAccount is used.
+      const created = await batch.readNamespacedJob({ name: jobNameOf(job), namespace });
+      expect(created.metadata?.labels?.['nightshift.dev/managed-by']).toBeDefined();
+      expect((await b.get(job.id)).id).toBe(job.id);
+    } finally {
+      for (const [key, value] of [
+        ['KUBERNETES_SERVICE_HOST', saved.host],
+        ['KUBERNETES_SERVICE_PORT', saved.port],
+        ['KUBECONFIG', saved.kubeconfig],
+      ] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
   });
 
   it('is refused in a namespace outside its role', async () => {

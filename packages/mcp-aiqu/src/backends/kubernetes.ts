@@ -60,6 +60,11 @@ export interface KubernetesBackendOptions {
   timeoutMs: number;
   eventsUrl?: string | undefined;
   logger?: Logger;
+  /**
+   * In a pod the ServiceAccount's token, CA and namespace are read from
+   * /var/run/secrets/kubernetes.io/serviceaccount; this is put in front of that path (tests).
+   */
+  inClusterPathPrefix?: string;
 }
 
 type ClientModule = typeof import('@kubernetes/client-node');
@@ -329,7 +334,7 @@ export class KubernetesBackend implements JobBackend {
         kc.loadFromFile(this.kubeconfigPath);
         if (cluster !== 'in-cluster') kc.setCurrentContext(cluster);
       } else {
-        kc.loadFromCluster();
+        kc.loadFromCluster(this.options.inClusterPathPrefix);
       }
     } catch (error) {
       throw new ToolError(
