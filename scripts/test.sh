@@ -37,6 +37,8 @@ for script in scripts/services/*.sh; do
   else
     echo "[test] service $name did not start; its log: $NIGHTSHIFT_RUN_DIR/$name.log" >&2
     tail -n 20 "$NIGHTSHIFT_RUN_DIR/$name.log" >&2 || true
+    # Whatever it started before failing is stopped too.
+    bash "$script" stop >/dev/null 2>&1 || true
     if [ "${NIGHTSHIFT_REQUIRE_SERVICES:-0}" = 1 ]; then exit 1; fi
   fi
 done
