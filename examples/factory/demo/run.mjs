@@ -97,26 +97,21 @@ export async function runDemo(options = {}) {
 
     // Every event turn's outcome is what the team channel would show (or not).
     const turns = [];
-    const observed = {
-      ...host,
-      handleMessage: (input) => host.handleMessage(input),
-      pendingProposals: (id) => host.pendingProposals(id),
-      tools: () => host.tools(),
-      close: () => host.close(),
-      audit: host.audit,
-      people: host.people,
-      modelConfigured: true,
-      modelSetupHelp: host.modelSetupHelp,
-      async runEventTurn(input) {
-        const result = await host.runEventTurn(input);
-        turns.push({ events: input.events.map((e) => `${e.type}`), silent: result.silent });
-        say(
-          `events (${input.events.length}: ${summarize(input.events)})`,
-          result.silent ? '[silent: nothing sent]' : `Nightshift → #team\n${result.text}`,
-        );
-        return result;
+    // The host as the service sees it, with every event turn's outcome written to the transcript.
+    const observed = new Proxy(host, {
+      get(target, key, receiver) {
+        if (key !== 'runEventTurn') return Reflect.get(target, key, receiver);
+        return async (input) => {
+          const result = await target.runEventTurn(input);
+          turns.push({ events: input.events.map((e) => `${e.type}`), silent: result.silent });
+          say(
+            `events (${input.events.length}: ${summarize(input.events)})`,
+            result.silent ? '[silent: nothing sent]' : `Nightshift → #team\n${result.text}`,
+          );
+          return result;
+        };
       },
-    };
+    });
     const service = await startService({
       host: observed,
       service: loaded.service,
@@ -160,13 +155,10 @@ export async function runDemo(options = {}) {
       }
     }
     const confirmed = await person('Anna', 'anna', 'kör på');
+    const confirmedAt = transcript.length;
     const headAfter = remoteHead(gitRoot);
     await until('the requeued job’s first milestone', () =>
-      transcript.some(
-        (t, i) =>
-          i > transcript.indexOf(transcript.find((x) => x.text === confirmed.reply)) &&
-          /new best/.test(t.text),
-      ),
+      transcript.slice(confirmedAt).some((t) => /new best/.test(t.text)),
     );
     await until('the requeued job to finish', () => transcript.some((t) => /finished · best/.test(t.text)));
     await service.settled();
