@@ -77,7 +77,11 @@ export function formatTable(rows) {
     r.bench,
     r.case,
     `${fmt(r.value)} ${r.unit}`,
-    r.baseline === undefined ? '' : `${fmt(r.baseline)} ${r.unit} (${r.baselineName})`,
+    r.baseline !== undefined
+      ? `${fmt(r.baseline)} ${r.unit} (${r.baselineName})`
+      : r.baselineName
+        ? `none: ${r.baselineName}`
+        : '',
     r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`,
     r.target ?? '',
   ]);

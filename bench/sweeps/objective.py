@@ -1,8 +1,8 @@
 """The synthetic objective of bench/sweeps.bench.mjs, run through Optuna.
 
 Same learning curve as objective.mjs. Reads a JSON job from argv[1]:
-{"seeds": [...], "trials": N, "runs": [["tpe", "none"], ["random", "median"], ...]} and prints one
-JSON line per (sampler, pruner, seed): best value and steps of compute used.
+{"trials": N, "runs": [["tpe", "none", [seeds...]], ["random", "median", [seeds...]], ...]} and
+prints one JSON line per (sampler, pruner, seed): best value and steps of compute used.
 """
 
 import json
@@ -50,11 +50,13 @@ def run(sampler_name, mode, seed, trials):
                     raise optuna.TrialPruned()
         return value
 
-    pruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
-        if mode == "median"
-        else optuna.pruners.NopPruner()
-    )
+    pruner = {
+        "none": optuna.pruners.NopPruner(),
+        "median": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
+        "asha": optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=1, reduction_factor=3, min_early_stopping_rate=0
+        ),
+    }[mode]
     sampler = (
         optuna.samplers.TPESampler(seed=seed)
         if sampler_name == "tpe"
@@ -76,8 +78,8 @@ def run(sampler_name, mode, seed, trials):
 def main():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     job = json.loads(sys.argv[1])
-    for sampler_name, mode in job["runs"]:
-        for seed in job["seeds"]:
+    for sampler_name, mode, seeds in job["runs"]:
+        for seed in seeds:
             print(json.dumps(run(sampler_name, mode, seed, job["trials"])), flush=True)
 
 

@@ -28,7 +28,9 @@ export const sweepSpecSchema = z.object({
       summary: z
         .enum(['last', 'best'])
         .default('last')
-        .describe("A finished trial's value: its last report (default) or its best one"),
+        .describe(
+          "A finished trial's value: its last report (default) or its best one, for trainers that keep their best checkpoint (what a run stopped on a plateau has to offer)",
+        ),
       experiment: z
         .string()
         .min(1)
