@@ -131,6 +131,37 @@ describe('sweep controller', () => {
     expect(state.trials).toHaveLength(4);
   });
 
+  it.each([
+    ['best', 0.3],
+    ['last', 0.32],
+  ] as const)(
+    'stops a trial that flattened; with summary %s it counts as converged at %s',
+    async (summary, value) => {
+      const { backend, metrics, controller } = setup();
+      let state = await controller.start({
+        ...baseSpec,
+        objective: { metric: 'val_loss', direction: 'minimize', summary },
+        budget: { maxTrials: 2, maxParallel: 1 },
+        pruner: { type: 'plateau', patience: 3, minDelta: 0.05, relative: true },
+        maxSteps: 20,
+      });
+      const job = backend.running()[0];
+      if (!job) throw new Error('expected a running trial');
+      // Falls fast, then wobbles around 0.31 for three reports: no 5% improvement on 0.3.
+      metrics.report(job.id, 1, 0.6, 0.4, 0.3, 0.31, 0.305, 0.32);
+      advance(35);
+      state = await controller.tick(state.id);
+      const flat = state.trials[0];
+      expect(flat).toMatchObject({ state: 'pruned', prunedBy: 'plateau', value });
+      expect(flat?.reason).toMatch(/^flat: the last 3 reports improved the best value by/);
+      expect(backend.stopped).toEqual([job.id]);
+      // A converged trial is a result: it is the best so far. It stopped at step 6 of 20 after 35
+      // minutes: the rest of its schedule was saved.
+      expect(bestTrial(state)?.id).toBe(flat?.id);
+      expect(sweepUsage(state, clock).gpuHoursSaved).toBeCloseTo((35 / 60) * (20 / 6 - 1), 5);
+    },
+  );
+
   it('resumes after a restart: keeps its trials, adopts a job submitted just before a crash, submits no duplicate', async () => {
     const { dir, backend, controller } = setup();
     const started = await controller.start(baseSpec);
