@@ -147,6 +147,35 @@ describe('the built nightshift-mcp-git bin over stdio', () => {
     expect([...outputs, s.stderr()].join('\n')).not.toContain(wrong);
   });
 
+  it('matches a pattern that would stall a backtracking engine in linear time, and keeps answering', async () => {
+    // (a+)+$ against 40 a's and a "!" takes a backtracking engine about 2^40 steps: the request
+    // would time out and the server would answer nothing more.
+    seedRepo(server, 'redos', { 'notes.txt': `${'a'.repeat(40)}!\nweld aaa\n` }, {});
+    const file = join(dir, 'redos.yaml');
+    writeFileSync(
+      file,
+      `repos:\n  - name: redos\n    url: ${server.repoUrl('redos')}\n    default_branch: main\n    token_env: NS_E2E_GIT_TOKEN\n`,
+    );
+    const s = await spawnBin({
+      NIGHTSHIFT_GIT_REPOS_FILE: file,
+      NIGHTSHIFT_GIT_CACHE_DIR: join(dir, 'cache-redos'),
+      NS_E2E_GIT_TOKEN: server.token,
+    });
+    const grep = await s.client.callTool(
+      { name: 'git_grep', arguments: { repo: 'redos', pattern: '(a+)+$' } },
+      undefined,
+      { timeout: 30_000 },
+    );
+    expect(grep.isError, textOf(grep)).toBeFalsy();
+    expect(grep.structuredContent).toMatchObject({
+      hits: [{ path: 'notes.txt', line: 2, text: 'weld aaa' }],
+    });
+    const after = await s.client.callTool({ name: 'git_list_repos', arguments: {} }, undefined, {
+      timeout: 10_000,
+    });
+    expect(after.isError).toBeFalsy();
+  });
+
   it('starts with only a cache dir and says how to configure repositories', async () => {
     const s = await spawnBin({ NIGHTSHIFT_GIT_CACHE_DIR: join(dir, 'cache-empty') });
     const result = await call(s, 'git_list_repos', {});

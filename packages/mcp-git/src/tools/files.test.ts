@@ -186,6 +186,34 @@ describe('file tools against a real smart-HTTP server', () => {
       expect(result.isError).toBe(true);
       expect(result.text).toMatch(/not a valid regular expression.*fixedString/);
     });
+
+    it('refuses lookahead and backreferences, which need a backtracking engine, and says what to do', async () => {
+      for (const pattern of ['image_size(?=:)', '(\\w)\\1']) {
+        const result = await h.call('git_grep', { repo: 'configs', pattern });
+        expect(result.isError, pattern).toBe(true);
+        expect(result.text).toMatch(
+          /does not support \(lookahead, lookbehind or a backreference\).*rewrite it without that construct/,
+        );
+      }
+    });
+
+    it('ignores case for expressions and fixed strings alike', async () => {
+      for (const args of [
+        { pattern: 'IMAGE_SIZE:\\s+\\d+' },
+        { pattern: 'IMAGE_SIZE:', fixedString: true },
+      ]) {
+        const result = await h.call('git_grep', { repo: 'configs', ignoreCase: true, ...args });
+        expect(result.structured.hits, JSON.stringify(args)).toEqual([
+          {
+            path: 'configs/weld.yaml',
+            line: 10,
+            text: '  image_size: 640       # must match model.head_size',
+          },
+        ]);
+        const exact = await h.call('git_grep', { repo: 'configs', ...args });
+        expect(exact.structured.hits).toEqual([]);
+      }
+    });
   });
 
   describe('git_read_config_value', () => {

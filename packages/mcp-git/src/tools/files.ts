@@ -28,6 +28,40 @@ function cursorState<T extends Record<string, unknown>>(cursor: string, repo: st
   return state;
 }
 
+/**
+ * A line predicate for git_grep. Patterns come from a model or a person, so a regular expression
+ * runs on RE2 (linear time): a pattern like `(a+)+$` cannot stall the server as a backtracking
+ * engine would. Fixed strings need no engine at all.
+ */
+async function lineMatcher(
+  pattern: string,
+  ignoreCase: boolean,
+  fixedString: boolean,
+): Promise<(line: string) => boolean> {
+  if (fixedString) {
+    if (!ignoreCase) return (line) => line.includes(pattern);
+    const needle = pattern.toLowerCase();
+    return (line) => line.toLowerCase().includes(needle);
+  }
+  const { RE2JS } = await import('re2js');
+  try {
+    const regex = RE2JS.compile(RE2JS.translateRegExp(pattern), ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
+    return (line) => regex.test(line);
+  } catch (error) {
+    let why = (error as Error).message;
+    try {
+      new RegExp(pattern);
+      why = `it uses a construct the linear-time matcher does not support (lookahead, lookbehind or a backreference): ${why}`;
+    } catch {
+      // Invalid in any engine: RE2's own message says where.
+    }
+    throw new ToolError(
+      'invalid_input',
+      `pattern is not a valid regular expression (${why}); rewrite it without that construct, or set fixedString: true to search literally.`,
+    );
+  }
+}
+
 export const fileTools: AnyTool<GitDeps>[] = [
   defineGitTool({
     name: 'git_show_file',
@@ -212,7 +246,7 @@ export const fileTools: AnyTool<GitDeps>[] = [
     name: 'git_grep',
     title: 'Search file contents',
     description:
-      'Searches text files at a ref for a regular expression (or a fixed string), optionally only in paths matching a glob. Returns at most maxHits matching lines (path, line number, text) and a cursor to continue. Binary files and files over 1 MiB are skipped.',
+      'Searches text files at a ref for a regular expression (or a fixed string), optionally only in paths matching a glob. Returns at most maxHits matching lines (path, line number, text) and a cursor to continue. Matching takes time linear in the text (RE2 semantics: no lookahead or backreferences). Binary files and files over 1 MiB are skipped.',
     toolset: 'read',
     input: z.object({
       repo: repoName,
@@ -220,7 +254,9 @@ export const fileTools: AnyTool<GitDeps>[] = [
         .string()
         .min(1)
         .max(500)
-        .describe('JavaScript regular expression (or a plain string with fixedString)'),
+        .describe(
+          'Regular expression in JavaScript syntax without lookahead or backreferences, e.g. "image_size:\\s*\\d+" (or a plain string with fixedString)',
+        ),
       ref: refField,
       glob: z.string().max(500).optional().describe('only search paths matching this glob, e.g. "**/*.yaml"'),
       ignoreCase: z.boolean().default(false).describe('case-insensitive match'),
@@ -247,18 +283,7 @@ export const fileTools: AnyTool<GitDeps>[] = [
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(input, { repos }, { signal }) {
       const repo = repos.repo(input.repo);
-      let regex: RegExp;
-      try {
-        const source = input.fixedString
-          ? input.pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-          : input.pattern;
-        regex = new RegExp(source, input.ignoreCase ? 'i' : '');
-      } catch (error) {
-        throw new ToolError(
-          'invalid_input',
-          `pattern is not a valid regular expression (${(error as Error).message}); set fixedString: true to search literally.`,
-        );
-      }
+      const matches = await lineMatcher(input.pattern, input.ignoreCase, input.fixedString);
       const query = [input.pattern, input.glob ?? null, input.ignoreCase, input.fixedString];
       let commit: string;
       let fileIndex = 0;
@@ -294,7 +319,7 @@ export const fileTools: AnyTool<GitDeps>[] = [
         let seenInFile = 0;
         for (let n = 0; n < lines.length; n++) {
           const line = lines[n] as string;
-          if (!regex.test(line)) continue;
+          if (!matches(line)) continue;
           seenInFile++;
           if (i === fileIndex && seenInFile <= skip) continue;
           if (hits.length === input.maxHits) {
