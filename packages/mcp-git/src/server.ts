@@ -44,7 +44,7 @@ export const gitProgram: ServerProgram<typeof gitEnv, GitDeps> = {
   summary:
     'MCP server for training-config repositories: read, search, diff, propose an edit, commit and push.',
   instructions:
-    'Training-config git repositories. Read with git_log, git_show_file, git_list_files, git_grep, git_diff and git_read_config_value (git_fetch refreshes the cache). To change a file: git_propose_edit returns a diff and a proposal id and changes nothing; show the diff to a person, and only after they agree call git_commit_proposal with that id. It commits exactly that change, fast-forward only, and refuses if the branch moved meanwhile.',
+    'Training-config git repositories. Read with git_log, git_show_file, git_list_files, git_grep, git_diff and git_read_config_value (git_fetch refreshes the cache). To change a file: git_propose_edit returns a diff and a proposal id and changes nothing; show the diff to a person, and only after they agree call git_commit_proposal with that id (git_list_proposals finds proposals made earlier). It commits exactly that change, fast-forward only, and refuses if the branch moved meanwhile.',
   env: gitEnv,
   tools: gitTools,
   setup: (config, logger) => createGitDeps(config, logger),

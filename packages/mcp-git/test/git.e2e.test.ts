@@ -79,6 +79,7 @@ describe('the built nightshift-mcp-git bin over stdio', () => {
       'git_fetch',
       'git_grep',
       'git_list_files',
+      'git_list_proposals',
       'git_list_repos',
       'git_log',
       'git_propose_edit',

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toolContract } from '@nightshift/mcp-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advanceRemote, git, remoteHead, seedFiles, showRemote } from '../../test/helpers/git-http-server.ts';
+import {
+  advanceRemote,
+  git,
+  remoteHead,
+  seedFiles,
+  seedRepo,
+  showRemote,
+} from '../../test/helpers/git-http-server.ts';
 import { type Harness, remoteRepo, startHarness, tokenEnv } from '../../test/helpers/harness.ts';
 import { editTools } from './edit.ts';
 
@@ -306,6 +313,95 @@ describe('propose and commit against a real smart-HTTP server', () => {
     const all = [...h.seen, ...h.logs].join('\n');
     expect(h.seen.length).toBeGreaterThan(20);
     expect(all).not.toContain(h.server.token);
+  });
+});
+
+describe('git_list_proposals', () => {
+  let h: Harness;
+  const env: NodeJS.ProcessEnv = {};
+  beforeAll(async () => {
+    h = await startHarness({
+      env: (server) => Object.assign(env, { [tokenEnv]: server.token }),
+      repos: (server) => [remoteRepo(server), remoteRepo(server, 'other', { push_branches: ['main'] })],
+    });
+    seedRepo(h.server, 'other');
+  });
+  afterAll(() => h.close());
+
+  type Listed = { proposals: Array<{ proposalId: string }>; nextCursor?: string };
+  const list = async (args: Record<string, unknown>) => {
+    const result = await h.call('git_list_proposals', args);
+    return { ...result, listed: result.structured as Listed };
+  };
+  const ids = (listed: Listed) => listed.proposals.map((p) => p.proposalId);
+
+  const propose = async (repo: string, key: string, value: number, description?: string) => {
+    const result = await h.call('git_propose_edit', {
+      repo,
+      path: 'configs/weld.yaml',
+      set: [{ key, value }],
+      ...(description ? { description } : {}),
+    });
+    expect(result.isError, result.text).toBe(false);
+    return result.structured.proposalId as string;
+  };
+
+  it('lists open and committed proposals newest first, by repo, across a restart, and pages without skipping', async () => {
+    expect((await h.call('git_list_proposals', {})).text).toBe('no open proposals');
+    const epochs = await propose('configs', 'train.epochs', 40, 'More epochs');
+    const batch = await propose('configs', 'train.batch', 32);
+    const elsewhere = await propose('other', 'train.epochs', 60);
+    const committed = await h.call('git_commit_proposal', { proposalId: epochs, message: 'More epochs' });
+    expect(committed.isError, committed.text).toBe(false);
+    await h.restart();
+
+    const open = await h.call('git_list_proposals', {});
+    expect(open.structured.total).toBe(2);
+    expect(open.structured.proposals).toEqual([
+      expect.objectContaining({
+        proposalId: elsewhere,
+        repo: 'other',
+        branch: 'main',
+        additions: 1,
+        deletions: 1,
+      }),
+      expect.objectContaining({
+        proposalId: batch,
+        repo: 'configs',
+        path: 'configs/weld.yaml',
+        description: '',
+      }),
+    ]);
+    expect(open.text.split('\n')[1]).toMatch(
+      new RegExp(`^${batch} configs:main configs/weld.yaml \\(\\+1 -1\\) \\d{4}-`),
+    );
+
+    const done = await h.call('git_list_proposals', { state: 'committed' });
+    expect(done.structured.proposals).toEqual([
+      expect.objectContaining({
+        proposalId: epochs,
+        description: 'More epochs',
+        committed: expect.objectContaining({ commit: committed.structured.commit, ref: 'refs/heads/main' }),
+      }),
+    ]);
+    expect(ids((await list({ repo: 'other', state: 'all' })).listed)).toEqual([elsewhere]);
+
+    // One per page; a proposal made between pages lands before the cursor and shifts nothing.
+    const first = (await list({ state: 'all', limit: 1 })).listed;
+    const newer = await propose('configs', 'train.image_size', 512);
+    const seen = ids(first);
+    let cursor = first.nextCursor;
+    while (cursor) {
+      const page = (await list({ state: 'all', limit: 1, cursor })).listed;
+      seen.push(...ids(page));
+      cursor = page.nextCursor;
+    }
+    expect(seen).toEqual([elsewhere, batch, epochs]);
+    expect(ids((await list({ state: 'all' })).listed)).toEqual([newer, elsewhere, batch, epochs]);
+
+    const foreign = await list({ state: 'open', cursor: first.nextCursor });
+    expect(foreign.isError).toBe(true);
+    expect(foreign.text).toMatch(/belongs to a different request/);
   });
 });
 

@@ -1,9 +1,10 @@
-import { type AnyTool, ToolError } from '@nightshift/mcp-kit';
+import { type AnyTool, decodeCursor, encodeCursor, ToolError } from '@nightshift/mcp-kit';
 import { z } from 'zod';
 import { applySets, formatOf, replaceText } from '../config-files.ts';
 import { branchRefused } from '../git.ts';
 import { isBinary, textPatch } from '../patch.ts';
 import { repoPath } from '../paths.ts';
+import type { Proposal } from '../proposals.ts';
 import { defineGitTool, type GitDeps } from './define.ts';
 
 const maxEditableBytes = 1024 * 1024;
@@ -131,6 +132,97 @@ export const editTools: AnyTool<GitDeps>[] = [
   }),
 
   defineGitTool({
+    name: 'git_list_proposals',
+    title: 'List edit proposals',
+    description:
+      'Lists the proposals git_propose_edit stored, newest first: id, repo, branch, file, the size of the change and its description, and for committed ones the commit. Use it to find a proposal made in an earlier conversation; git_commit_proposal takes the id. The diffs themselves are not listed (git_propose_edit returned them).',
+    toolset: 'edit',
+    input: z.object({
+      repo: z.string().min(1).max(64).optional().describe('only proposals for this repository'),
+      state: z
+        .enum(['open', 'committed', 'all'])
+        .default('open')
+        .describe('open (not committed yet, the default), committed, or all'),
+      limit: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(20)
+        .describe('most proposals to return (1-100, default 20)'),
+      cursor: z.string().optional().describe('nextCursor from the previous call'),
+    }),
+    output: z.object({
+      proposals: z.array(
+        z.object({
+          proposalId: z.string(),
+          repo: z.string(),
+          branch: z.string(),
+          path: z.string(),
+          baseCommit: z.string(),
+          description: z.string(),
+          createdAt: z.string(),
+          additions: z.number(),
+          deletions: z.number(),
+          committed: z.object({ commit: z.string(), ref: z.string(), at: z.string() }).optional(),
+        }),
+      ),
+      total: z.number().describe('proposals matching the filter, across all pages'),
+      nextCursor: z.string().optional(),
+    }),
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    async handler(input, { proposals }) {
+      const query = JSON.stringify([input.repo ?? null, input.state]);
+      let after: { createdAt: string; id: string } | undefined;
+      if (input.cursor) {
+        const state = decodeCursor<{ q?: string; createdAt?: string; id?: string }>(input.cursor);
+        if (state.q !== query || typeof state.createdAt !== 'string' || typeof state.id !== 'string') {
+          throw new ToolError(
+            'invalid_input',
+            'This cursor belongs to a different request; repeat the call without a cursor.',
+          );
+        }
+        after = { createdAt: state.createdAt, id: state.id };
+      }
+      const matching = (await proposals.list())
+        .filter((p) => !input.repo || p.repo === input.repo)
+        .filter((p) => input.state === 'all' || (input.state === 'committed') === Boolean(p.committed))
+        .sort(newestFirst);
+      // Keyed on (createdAt, id), not an offset: a proposal made between two pages shifts nothing.
+      const rest = after ? matching.filter((p) => newestFirst(p, after as Proposal) > 0) : matching;
+      const page = rest.slice(0, input.limit);
+      const last = page.at(-1);
+      const nextCursor =
+        last && rest.length > page.length
+          ? encodeCursor({ q: query, createdAt: last.createdAt, id: last.id })
+          : undefined;
+      const listed = page.map((p) => ({
+        proposalId: p.id,
+        repo: p.repo,
+        branch: p.branch,
+        path: p.path,
+        baseCommit: p.baseCommit,
+        description: p.description,
+        createdAt: p.createdAt,
+        ...diffSize(p.diff),
+        ...(p.committed ? { committed: p.committed } : {}),
+      }));
+      const lines = listed.map(
+        (p) =>
+          `${p.proposalId} ${p.repo}:${p.branch} ${p.path} (+${p.additions} -${p.deletions}) ${p.createdAt}${p.committed ? ` committed ${p.committed.commit.slice(0, 12)}` : ''}${p.description ? ` — ${p.description}` : ''}`,
+      );
+      const text =
+        listed.length === 0
+          ? `no ${input.state === 'all' ? '' : `${input.state} `}proposals${input.repo ? ` for ${input.repo}` : ''}`
+          : `${lines.join('\n')}${nextCursor ? `\n… ${rest.length - page.length} more; pass the cursor.` : ''}`;
+      return {
+        structured: { proposals: listed, total: matching.length, ...(nextCursor ? { nextCursor } : {}) },
+        text,
+      };
+    },
+  }),
+
+  defineGitTool({
     name: 'git_commit_proposal',
     title: 'Commit and push a proposal',
     description:
@@ -205,3 +297,23 @@ export const editTools: AnyTool<GitDeps>[] = [
     },
   }),
 ];
+
+/** Newest first; the id breaks ties between proposals made in the same millisecond. */
+function newestFirst(a: Pick<Proposal, 'createdAt' | 'id'>, b: Pick<Proposal, 'createdAt' | 'id'>): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** Changed lines in a unified diff; the file headers before the first hunk do not count. */
+function diffSize(diff: string): { additions: number; deletions: number } {
+  let additions = 0;
+  let deletions = 0;
+  let inHunks = false;
+  for (const line of diff.split('\n')) {
+    if (line.startsWith('@@')) inHunks = true;
+    else if (!inHunks) continue;
+    else if (line.startsWith('+')) additions++;
+    else if (line.startsWith('-')) deletions++;
+  }
+  return { additions, deletions };
+}
