@@ -78,8 +78,8 @@ function runOptuna(python, job) {
 
 /**
  * One sweep through the real controller; returns its best value and steps of compute. A trial's
- * schedule is `horizon` steps, reported `horizon / steps` at a time: every trial spans `steps`
- * polls, as a trainer with longer epochs reports less often.
+ * schedule is `horizon` steps, of which `horizon / steps` land between two polls: a full-length
+ * trial spans `steps` polls whatever its schedule, as a longer schedule of shorter epochs would.
  */
 async function runOurs(sampler, pruner, seed, modules, { horizon = steps, summary = 'last' } = {}) {
   const perPoll = Math.max(1, Math.round(horizon / steps));
@@ -184,9 +184,8 @@ export async function run() {
   await sweep('tpe/median', tpe, pruners.median, {}, tpeSeeds);
   for (const name of ['none', 'median', 'asha']) await sweep(`random/${name}`, random, pruners[name]);
   // The plateau rule stops runs that have converged; what it saves is what a schedule spends
-  // past convergence. Runs in this space converge (to 0.5% of their final loss) after about 6τ
-  // steps, τ from 8 to 44: on the 30-step schedule almost none has, on a 300-step one every one
-  // has. A run stopped on a plateau keeps its best checkpoint, so these sweeps score trials by
+  // past convergence. Runs in this space come within 0.5% of their final loss after 7 to 9 τ
+  // steps, τ from 8 to 44: on the 30-step schedule none has, on a 300-step one nearly all have. A run stopped on a plateau keeps its best checkpoint, so these sweeps score trials by
   // their best report (`summary: best`), with and without pruning alike.
   const plateauHorizons = [steps, 4 * steps, 10 * steps];
   for (const horizon of plateauHorizons) {
