@@ -211,6 +211,69 @@ describe('sweep controller', () => {
     expect((await controller.tick(state.id)).trials).toHaveLength(2);
   });
 
+  it('resumes a completed sweep only with room in its budget, and never a failed one', async () => {
+    const { backend, metrics, controller } = setup();
+    let state = await controller.start({ ...baseSpec, budget: { maxTrials: 2, maxParallel: 2 } });
+    for (const job of backend.running()) {
+      metrics.report(job.id, 0.5, 0.4);
+      backend.finish(job.id, 'succeeded');
+    }
+    advance(60);
+    state = await controller.tick(state.id);
+    expect(state).toMatchObject({ status: 'completed', statusReason: 'all 2 trials ran' });
+    const params = state.trials.map((t) => t.params);
+
+    await expect(controller.resume(state.id)).rejects.toThrow(
+      /has run 2 of maxTrials 2; pass a larger maxTrials to go on/,
+    );
+    expect((await controller.get(state.id)).status).toBe('completed');
+
+    state = await controller.resume(state.id, { maxTrials: 3 });
+    expect(state).toMatchObject({ status: 'running', spec: { budget: { maxTrials: 3, maxParallel: 2 } } });
+    expect(state.statusReason).toBeUndefined();
+    expect(state.endedAt).toBeUndefined();
+    expect(state.trials).toHaveLength(3);
+    // Resuming rewrites nothing already run, and the budget counts everything.
+    expect(state.trials.slice(0, 2).map((t) => t.params)).toEqual(params);
+    const third = backend.running()[0];
+    if (!third) throw new Error('expected the third trial to run');
+    metrics.report(third.id, 0.3);
+    backend.finish(third.id, 'succeeded');
+    state = await controller.tick(state.id);
+    expect(state).toMatchObject({ status: 'completed', statusReason: 'all 3 trials ran' });
+    expect(bestTrial(state)?.id).toBe(`${state.id}-t2`);
+  });
+
+  it('resumes after the GPU-hour budget only with more GPU-hours, and refuses a failed sweep', async () => {
+    const { backend, metrics, controller } = setup();
+    let state = await controller.start({
+      ...baseSpec,
+      budget: { maxTrials: 10, maxParallel: 1, maxGpuHours: 1 },
+    });
+    advance(61);
+    state = await controller.tick(state.id);
+    expect(state.statusReason).toMatch(/GPU-hour budget reached/);
+    await expect(controller.resume(state.id)).rejects.toThrow(
+      /has used 1\.02 of maxGpuHours 1; pass a larger maxGpuHours/,
+    );
+    state = await controller.resume(state.id, { maxGpuHours: 3 });
+    expect(state.status).toBe('running');
+    expect(state.trials.map((t) => t.state)).toEqual(['stopped', 'running']);
+
+    const failing = await controller.start({ ...baseSpec, budget: { maxTrials: 5, maxParallel: 1 } });
+    let failed = failing;
+    for (let i = 0; i < 3; i++) {
+      const job = backend.running().find((j) => j.labels['nightshift.dev/sweep'] === failing.id);
+      if (!job) throw new Error('expected a trial');
+      metrics.report(job.id, 1);
+      backend.finish(job.id, 'failed', 'cuda_oom');
+      failed = await controller.tick(failing.id);
+    }
+    expect(failed.status).toBe('failed');
+    await expect(controller.resume(failing.id)).rejects.toMatchObject({ code: 'conflict' });
+    await expect(controller.resume(failing.id)).rejects.toThrow(/start a new sweep with aiqu_start_sweep/);
+  });
+
   it('refuses an unknown template or an invalid spec before storing anything', async () => {
     const { controller } = setup();
     await expect(controller.start({ ...baseSpec, template: 'nope' })).rejects.toThrow(

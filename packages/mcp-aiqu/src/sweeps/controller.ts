@@ -139,6 +139,53 @@ export class SweepController {
     });
   }
 
+  /**
+   * Carries on with a stopped or completed sweep, optionally with a larger budget: new trials
+   * are suggested from everything learnt so far (trials stopped with the sweep are not rerun).
+   * A failed sweep is refused: its trials could not run, and a new sweep with a fixed template
+   * is the clearer record.
+   */
+  async resume(id: string, budget: { maxTrials?: number; maxGpuHours?: number } = {}): Promise<SweepState> {
+    const resumed = await this.#locked(id, async () => {
+      const state = await this.get(id);
+      if (state.status === 'running') return undefined;
+      if (state.status === 'failed') {
+        throw new ToolError(
+          'conflict',
+          `sweep ${id} failed (${state.statusReason ?? 'no reason recorded'}); fix the cause and start a new sweep with aiqu_start_sweep.`,
+        );
+      }
+      const next = { ...state.spec.budget, ...budget };
+      const limit = Math.min(next.maxTrials, samplerCapacity(state.spec.sampler, state.spec.space));
+      if (state.trials.length >= limit) {
+        throw new ToolError(
+          'invalid_input',
+          limit < next.maxTrials
+            ? `sweep ${id} has run every grid point (${state.trials.length}); there is nothing left to try.`
+            : `sweep ${id} has run ${state.trials.length} of maxTrials ${next.maxTrials}; pass a larger maxTrials to go on.`,
+        );
+      }
+      const used = sweepUsage(state, this.#now()).gpuHours;
+      if (next.maxGpuHours !== undefined && used >= next.maxGpuHours) {
+        throw new ToolError(
+          'invalid_input',
+          `sweep ${id} has used ${used.toFixed(2)} of maxGpuHours ${next.maxGpuHours}; pass a larger maxGpuHours to go on.`,
+        );
+      }
+      const now = this.#now().toISOString();
+      state.spec.budget = next;
+      state.status = 'running';
+      delete state.statusReason;
+      delete state.endedAt;
+      state.resumedAt = [...(state.resumedAt ?? []), now];
+      state.updatedAt = now;
+      await this.#options.store.save(state);
+      return state;
+    });
+    // Launching is a tick's work: the new trials start now, not at the next poll.
+    return resumed ? this.tick(id) : this.get(id);
+  }
+
   /** Advances one sweep: refresh trials, prune, enforce the budget, launch, finish. */
   tick(id: string): Promise<SweepState> {
     return this.#locked(id, async () => {

@@ -119,5 +119,7 @@ export interface SweepState {
   createdAt: string;
   updatedAt: string;
   endedAt?: string;
+  /** When a stopped or completed sweep was resumed (aiqu_resume_sweep), oldest first. */
+  resumedAt?: string[];
   trials: TrialRecord[];
 }

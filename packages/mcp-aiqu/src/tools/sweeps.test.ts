@@ -90,6 +90,7 @@ describe('sweep tools', () => {
       'aiqu_start_sweep',
       'aiqu_sweep_status',
       'aiqu_stop_sweep',
+      'aiqu_resume_sweep',
     ]);
     const start = listed.tools.find((t) => t.name === 'aiqu_start_sweep');
     expect(start?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
@@ -195,6 +196,38 @@ describe('sweep tools', () => {
     const again = await call('aiqu_stop_sweep', { id });
     expect(again.structuredContent).toMatchObject({ alreadyEnded: true });
     expect(text(again)).toContain('had already ended');
+  });
+
+  it('aiqu_resume_sweep carries on after a stop with a larger budget, and leaves a running sweep alone', async () => {
+    const id = sweepId(await call('aiqu_start_sweep', spec));
+    const running = await call('aiqu_resume_sweep', { id });
+    expect(running.structuredContent).toMatchObject({ alreadyRunning: true });
+    expect(text(running)).toContain('already running; nothing changed');
+    await call('aiqu_stop_sweep', { id });
+
+    const resumed = await call('aiqu_resume_sweep', { id, maxTrials: 9 });
+    expect(resumed.isError, text(resumed)).toBeFalsy();
+    expect(resumed.structuredContent).toMatchObject({
+      alreadyRunning: false,
+      sweep: {
+        status: 'running',
+        budget: { maxTrials: 9 },
+        counts: { total: 6, stopped: 3, running: 3 },
+        resumedAt: [expect.any(String)],
+      },
+    });
+    expect(text(resumed)).toMatch(/^Resumed /);
+    expect(backend.running()).toHaveLength(3);
+    // The three new trials are new jobs with new trial ids; the stopped ones stay stopped.
+    expect(backend.running().map((j) => j.labels['nightshift.dev/trial'])).toEqual([
+      `${id}-t3`,
+      `${id}-t4`,
+      `${id}-t5`,
+    ]);
+
+    const unknown = await call('aiqu_resume_sweep', { id: 'sw-nope' });
+    expect(unknown.isError).toBe(true);
+    expect(text(unknown)).toMatch(/sweep sw-nope not found/);
   });
 
   it('aiqu_stop_sweep on an unknown sweep, and every tool without sweeps configured, fail with guidance', async () => {

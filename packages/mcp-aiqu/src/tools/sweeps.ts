@@ -74,6 +74,7 @@ const sweepSummarySchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string().describe('When the controller last advanced the sweep'),
   endedAt: z.string().optional(),
+  resumedAt: z.array(z.string()).optional().describe('When the sweep was resumed, oldest first'),
 });
 type SweepSummary = z.infer<typeof sweepSummarySchema>;
 
@@ -133,6 +134,7 @@ function summarize(state: SweepState): SweepSummary {
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
     ...(state.endedAt ? { endedAt: state.endedAt } : {}),
+    ...(state.resumedAt ? { resumedAt: state.resumedAt } : {}),
   };
 }
 
@@ -265,7 +267,7 @@ const stopSweep = defineSweepTool({
   name: 'aiqu_stop_sweep',
   title: 'Stop a sweep',
   description:
-    'Stops a running sweep: its running trials’ jobs are stopped and no new trial starts. Completed trials and their results stay. Reversible in effect: a new sweep (or aiqu_requeue_job on a trial’s job) runs them again. Stopping an ended sweep changes nothing.',
+    'Stops a running sweep: its running trials’ jobs are stopped and no new trial starts. Completed trials and their results stay. Reversible: aiqu_resume_sweep carries on from where it stopped. Stopping an ended sweep changes nothing.',
   toolset: 'sweeps',
   input: z.object({
     id: z.string().min(1).describe('Sweep id (sw-…) from aiqu_sweep_status'),
@@ -288,5 +290,44 @@ const stopSweep = defineSweepTool({
   },
 });
 
+const resumeSweep = defineSweepTool({
+  name: 'aiqu_resume_sweep',
+  title: 'Resume a sweep',
+  description:
+    'Carries on with a stopped or completed sweep, optionally with a larger budget (e.g. 20 more trials: maxTrials = trials so far + 20). New trials are suggested from every result so far; trials stopped with the sweep are not rerun. A running sweep is left as it is. A failed sweep cannot be resumed: start a new one once its cause is fixed. Reversible like the sweep itself: aiqu_stop_sweep stops it again.',
+  toolset: 'sweeps',
+  input: z.object({
+    id: z.string().min(1).describe('Sweep id (sw-…) from aiqu_sweep_status'),
+    maxTrials: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('New total trial limit, counting the trials already run; the current one when absent'),
+    maxGpuHours: z
+      .number()
+      .positive()
+      .optional()
+      .describe('New total GPU-hour limit, counting the hours already used; the current one when absent'),
+  }),
+  output: z.object({ sweep: sweepSummarySchema, alreadyRunning: z.boolean() }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler({ id, maxTrials, maxGpuHours }, deps) {
+    const controller = controllerOf(deps);
+    const before = await controller.get(id);
+    const state = await controller.resume(id, {
+      ...(maxTrials !== undefined ? { maxTrials } : {}),
+      ...(maxGpuHours !== undefined ? { maxGpuHours } : {}),
+    });
+    const sweep = summarize(state);
+    const alreadyRunning = before.status === 'running';
+    return {
+      structured: { sweep, alreadyRunning },
+      text: alreadyRunning ? `${id} is already running; nothing changed.` : `Resumed ${renderSummary(sweep)}`,
+    };
+  },
+});
+
 /** The sweep tools, in the order `--list-tools` shows them. */
-export const sweepTools = [startSweep, sweepStatus, stopSweep];
+export const sweepTools = [startSweep, sweepStatus, stopSweep, resumeSweep];
