@@ -24,14 +24,19 @@ describe('edit tools contract', () => {
   });
 });
 
+/** A server with two remote repos, `configs` and `other`; `env` is the one its token is read from. */
+function startTwoRepos(env: NodeJS.ProcessEnv): Promise<Harness> {
+  return startHarness({
+    env: (server) => Object.assign(env, { [tokenEnv]: server.token }),
+    repos: (server) => [remoteRepo(server), remoteRepo(server, 'other', { push_branches: ['main'] })],
+  });
+}
+
 describe('propose and commit against a real smart-HTTP server', () => {
   let h: Harness;
   const env: NodeJS.ProcessEnv = {};
   beforeAll(async () => {
-    h = await startHarness({
-      env: (server) => Object.assign(env, { [tokenEnv]: server.token }),
-      repos: (server) => [remoteRepo(server), remoteRepo(server, 'other', { push_branches: ['main'] })],
-    });
+    h = await startTwoRepos(env);
   });
   afterAll(() => h.close());
 
@@ -318,12 +323,8 @@ describe('propose and commit against a real smart-HTTP server', () => {
 
 describe('git_list_proposals', () => {
   let h: Harness;
-  const env: NodeJS.ProcessEnv = {};
   beforeAll(async () => {
-    h = await startHarness({
-      env: (server) => Object.assign(env, { [tokenEnv]: server.token }),
-      repos: (server) => [remoteRepo(server), remoteRepo(server, 'other', { push_branches: ['main'] })],
-    });
+    h = await startTwoRepos({});
     seedRepo(h.server, 'other');
   });
   afterAll(() => h.close());
