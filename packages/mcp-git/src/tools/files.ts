@@ -48,16 +48,18 @@ async function lineMatcher(
     const regex = RE2JS.compile(RE2JS.translateRegExp(pattern), ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
     return (line) => regex.test(line);
   } catch (error) {
-    let why = (error as Error).message;
+    const reason = (error as Error).message;
+    let validElsewhere = true;
     try {
       new RegExp(pattern);
-      why = `it uses a construct the linear-time matcher does not support (lookahead, lookbehind or a backreference): ${why}`;
     } catch {
-      // Invalid in any engine: RE2's own message says where.
+      validElsewhere = false;
     }
     throw new ToolError(
       'invalid_input',
-      `pattern is not a valid regular expression (${why}); rewrite it without that construct, or set fixedString: true to search literally.`,
+      validElsewhere
+        ? `pattern uses a construct the linear-time matcher does not support (lookahead, lookbehind or a backreference): ${reason}; rewrite it without that construct, or set fixedString: true to search literally.`
+        : `pattern is not a valid regular expression (${reason}); correct it, or set fixedString: true to search literally.`,
     );
   }
 }
