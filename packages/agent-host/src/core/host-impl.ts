@@ -127,6 +127,27 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
       error,
     });
 
+  /** A tool call that ran, or was cut off by a cancellation while it ran, on the audit chain. */
+  const auditToolCall = (
+    ctx: TurnContext,
+    tool: HostTool,
+    argsHash: string,
+    outcome: { ok: boolean; cancelled?: true; durationMs?: number },
+  ) =>
+    audit.append({
+      kind: 'tool_call',
+      conversationId: ctx.conversationId,
+      actor: 'model',
+      data: {
+        server: tool.server,
+        tool: tool.tool,
+        class: tool.policyClass,
+        argsHash,
+        ...outcome,
+        turn: ctx.turnId,
+      },
+    });
+
   const callTool = async (
     server: string,
     tool: string,
@@ -307,20 +328,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
         ran = await callTool(tool.server, tool.tool, call.arguments, ctx.signal);
       } catch (error) {
         // Cancelled mid-call: the server may have acted, so the attempt is on the record too.
-        audit.append({
-          kind: 'tool_call',
-          conversationId: ctx.conversationId,
-          actor: 'model',
-          data: {
-            server: tool.server,
-            tool: tool.tool,
-            class: tool.policyClass,
-            argsHash,
-            ok: false,
-            cancelled: true,
-            turn: ctx.turnId,
-          },
-        });
+        auditToolCall(ctx, tool, argsHash, { ok: false, cancelled: true });
         recordToolCall(ctx, tool, argsHash, 'cancelled', null, (error as Error).message);
         result('not completed: the turn was cancelled while it ran; whether it took effect is unknown', true);
         for (const rest of calls.slice(calls.indexOf(call) + 1)) {
@@ -333,20 +341,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
         }
         return results;
       }
-      audit.append({
-        kind: 'tool_call',
-        conversationId: ctx.conversationId,
-        actor: 'model',
-        data: {
-          server: tool.server,
-          tool: tool.tool,
-          class: tool.policyClass,
-          argsHash,
-          ok: !ran.isError,
-          durationMs: ran.durationMs,
-          turn: ctx.turnId,
-        },
-      });
+      auditToolCall(ctx, tool, argsHash, { ok: !ran.isError, durationMs: ran.durationMs });
       recordToolCall(
         ctx,
         tool,
