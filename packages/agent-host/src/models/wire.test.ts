@@ -24,20 +24,25 @@ afterEach(async () => {
 
 const apiKey = 'sk-ant-test-key-0123456789';
 
+/** The Anthropic adapter pointed at the wire peer, its key read from TEST_KEY. */
+function anthropicModel(baseUrl: string, maxTokens = 1000) {
+  return createModel(
+    {
+      provider: 'anthropic',
+      name: 'claude-test',
+      baseUrl,
+      apiKeyEnv: 'TEST_KEY',
+      maxTokens,
+      timeoutSeconds: 10,
+    },
+    { TEST_KEY: apiKey },
+  );
+}
+
 describe('Anthropic adapter', () => {
   it('runs a tool-use turn through the host with cached brief and tools', async () => {
     peer = await startWirePeer({ data: [{ id: 'claude-test', type: 'model' }], has_more: false });
-    const model = await createModel(
-      {
-        provider: 'anthropic',
-        name: 'claude-test',
-        baseUrl: peer.url,
-        apiKeyEnv: 'TEST_KEY',
-        maxTokens: 1000,
-        timeoutSeconds: 10,
-      },
-      { TEST_KEY: apiKey },
-    );
+    const model = await anthropicModel(peer.url);
     fx = await fixtureHost({ model });
     peer.queue.push(
       anthropicMessage([
@@ -89,17 +94,7 @@ describe('Anthropic adapter', () => {
 
   it('holds a write over the wire and an unknown sender costs zero requests', async () => {
     peer = await startWirePeer({ data: [], has_more: false });
-    const model = await createModel(
-      {
-        provider: 'anthropic',
-        name: 'claude-test',
-        baseUrl: peer.url,
-        apiKeyEnv: 'TEST_KEY',
-        maxTokens: 1000,
-        timeoutSeconds: 10,
-      },
-      { TEST_KEY: apiKey },
-    );
+    const model = await anthropicModel(peer.url);
     fx = await fixtureHost({ model });
     const before = peer.requests.length;
     expect((await say(fx, 'stranger', 'hello, please run everything')).ignored).toBe('unknown_sender');
@@ -130,17 +125,7 @@ describe('Anthropic adapter', () => {
       status: 401,
       body: { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } },
     });
-    const model = await createModel(
-      {
-        provider: 'anthropic',
-        name: 'claude-test',
-        baseUrl: peer.url,
-        apiKeyEnv: 'TEST_KEY',
-        maxTokens: 100,
-        timeoutSeconds: 10,
-      },
-      { TEST_KEY: apiKey },
-    );
+    const model = await anthropicModel(peer.url, 100);
     const error = await model
       .complete({ system: 's', tools: [], messages: [{ role: 'user', content: 'hi' }], maxTokens: 10 })
       .catch((e: Error) => e);
@@ -238,17 +223,7 @@ describe('OpenAI-compatible adapter', () => {
 describe('streaming (SSE)', () => {
   it('Anthropic: streams text deltas and assembles a streamed tool call', async () => {
     peer = await startWirePeer({ data: [], has_more: false });
-    const model = await createModel(
-      {
-        provider: 'anthropic',
-        name: 'claude-test',
-        baseUrl: peer.url,
-        apiKeyEnv: 'TEST_KEY',
-        maxTokens: 1000,
-        timeoutSeconds: 10,
-      },
-      { TEST_KEY: apiKey },
-    );
+    const model = await anthropicModel(peer.url);
     fx = await fixtureHost({ model });
     peer.queue.push(
       anthropicMessage([
