@@ -127,15 +127,16 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
       error,
     });
 
-  /** A tool call that ran, or was cut off by a cancellation while it ran, on the audit chain. */
+  /** A known tool's call on the audit chain: one that ran, was cut off while it ran, or was refused. */
   const auditToolCall = (
+    kind: 'tool_call' | 'tool_call_refused',
     ctx: TurnContext,
     tool: HostTool,
     argsHash: string,
-    outcome: { ok: boolean; cancelled?: true; durationMs?: number },
+    outcome: { ok: boolean; cancelled?: true; durationMs?: number } | { reason: string },
   ) =>
     audit.append({
-      kind: 'tool_call',
+      kind,
       conversationId: ctx.conversationId,
       actor: 'model',
       data: {
@@ -282,19 +283,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
       // Once something is held, the turn is over for every tool but further writes, which join
       // the same change set (and only while the model is still in the step that made the hold).
       if (describing || (held.length > 0 && tool.policyClass !== 'confirm')) {
-        audit.append({
-          kind: 'tool_call_refused',
-          conversationId: ctx.conversationId,
-          actor: 'model',
-          data: {
-            server: tool.server,
-            tool: tool.tool,
-            class: tool.policyClass,
-            argsHash,
-            reason: 'turn holds a proposal',
-            turn: ctx.turnId,
-          },
-        });
+        auditToolCall('tool_call_refused', ctx, tool, argsHash, { reason: 'turn holds a proposal' });
         recordToolCall(ctx, tool, argsHash, 'refused', null, null);
         result(
           `not run: this turn holds ${held.map((p) => p.id).join(', ')} for confirmation, so no further tool ` +
@@ -328,7 +317,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
         ran = await callTool(tool.server, tool.tool, call.arguments, ctx.signal);
       } catch (error) {
         // Cancelled mid-call: the server may have acted, so the attempt is on the record too.
-        auditToolCall(ctx, tool, argsHash, { ok: false, cancelled: true });
+        auditToolCall('tool_call', ctx, tool, argsHash, { ok: false, cancelled: true });
         recordToolCall(ctx, tool, argsHash, 'cancelled', null, (error as Error).message);
         result('not completed: the turn was cancelled while it ran; whether it took effect is unknown', true);
         for (const rest of calls.slice(calls.indexOf(call) + 1)) {
@@ -341,7 +330,7 @@ export async function startHost(config: NightshiftConfig, options: CreateHostOpt
         }
         return results;
       }
-      auditToolCall(ctx, tool, argsHash, { ok: !ran.isError, durationMs: ran.durationMs });
+      auditToolCall('tool_call', ctx, tool, argsHash, { ok: !ran.isError, durationMs: ran.durationMs });
       recordToolCall(
         ctx,
         tool,
