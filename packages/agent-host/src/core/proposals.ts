@@ -66,16 +66,12 @@ export class ProposalBook {
     this.expiryMs = expiryMs;
   }
 
-  hold(input: {
-    changeSet: string;
-    position: number;
-    conversationId: string;
-    turnId: string;
-    server: string;
-    tool: string;
-    exposedName: string;
-    arguments: Record<string, unknown>;
-  }): ProposalView {
+  hold(
+    input: Pick<
+      ProposalView,
+      'changeSet' | 'position' | 'conversationId' | 'turnId' | 'server' | 'tool' | 'exposedName' | 'arguments'
+    >,
+  ): ProposalView {
     const created = this.now();
     const expires = new Date(created.getTime() + this.expiryMs);
     const args = canonicalJson(input.arguments);
