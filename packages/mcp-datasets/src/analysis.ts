@@ -66,14 +66,8 @@ export interface SplitStats {
 export interface VersionStats {
   format: string;
   classCount: number;
-  totals: {
-    images: number;
-    labelled: number;
-    unlabelled: number;
-    empty: number;
-    instances: number;
-    corrupt: number;
-  };
+  /** Every split's counts added up. */
+  totals: Omit<SplitStats, 'split'>;
   splits: SplitStats[];
   classes: ClassCount[];
   boxesPerImage?: {
